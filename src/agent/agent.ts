@@ -26,6 +26,7 @@ import { WorkQueue, runWorkers } from '../client/workqueue.js';
 import { netnsAdd, netnsDelete, netnsExists, netnsKillAll } from '../linux/netns.js';
 import type { KubeObject } from '../model/types.js';
 import { logger } from '../util/log.js';
+import { type NodeComponent, type NodeComponentFactory, startComponents, stopComponents } from './components.js';
 import { CniRuntime, type NetworkConfigList, type RuntimeConf, loadDefaultConfList } from './cni.js';
 import { podCIDRFileText, podCIDRsOf, registerNode, updateNodeStatus, writeFileAtomic } from './node.js';
 import {
@@ -65,6 +66,11 @@ export interface AgentOptions {
    * Undefined: the namespace the agent runs in (a real host).
    */
   netns?: string;
+  /**
+   * What runs beside the pods on this node (overlay, Services dataplane, NetworkPolicy): started in order once
+   * the Node has its podCIDRs and before any pod is synced; see ./components.ts.
+   */
+  components?: NodeComponentFactory[];
 }
 
 export interface Agent {
@@ -74,9 +80,10 @@ export interface Agent {
   netnsFor(pod: KubeObject): string;
   /**
    * Stops watching and heartbeats and ends the container processes (SIGTERM, then SIGKILL after 2 s); the
-   * sandboxes stay, so a restarted agent takes its pods over.
+   * sandboxes stay, so a restarted agent takes its pods over. With `teardown`, the node components also remove
+   * their kernel state (`twill up` on exit).
    */
-  stop(): Promise<void>;
+  stop(opts?: { teardown?: boolean }): Promise<void>;
 }
 
 /**
@@ -248,6 +255,23 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     heartbeat().catch((err) => log.warn({ err: (err as Error).message }, 'node status update failed'));
   }, opts.heartbeatMs ?? 10_000);
   heartbeatTimer.unref();
+
+  // 3b. The node components (overlay, Services, NetworkPolicy), before any pod needs them.
+  let components: NodeComponent[];
+  try {
+    components = await startComponents(opts.components ?? [], {
+      client,
+      nodeName,
+      node,
+      podCIDRs,
+      nodeIP: opts.nodeIP,
+      netns: opts.netns,
+      dataDir,
+    });
+  } catch (err) {
+    clearInterval(heartbeatTimer);
+    throw err;
+  }
 
   // 4. Pods bound to this node.
   const runtimes = new Map<string, PodRuntime>();
@@ -586,7 +610,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     nodeName,
     podCIDRs,
     netnsFor: (pod) => podNetns(pod.metadata.uid!),
-    async stop() {
+    async stop(stopOpts) {
       if (stopped) return;
       stopped = true;
       clearInterval(heartbeatTimer);
@@ -594,6 +618,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       queue.shutDown();
       await workers;
       await Promise.all([...runtimes.values()].map((rt) => stopContainers(rt, 2_000)));
+      await stopComponents(components, stopOpts);
     },
   };
 }

@@ -12,6 +12,7 @@ import { kubeconfigPath } from '../util/paths.js';
 import { defaultDataDir } from '../util/paths.js';
 import { ErrorCodes, TwillError } from '../util/errors.js';
 import { startAgent } from './agent.js';
+import { nodeComponents } from '../node/components.js';
 
 /** bin/ of this checkout (twill-cni, twill-ipam), then the reference plugins of Debian's package. */
 export function defaultCniBinDirs(): string[] {
@@ -61,6 +62,7 @@ async function runAgent(o: AgentFlags): Promise<void> {
     nodeIP: o.nodeIp,
     bridge: o.bridge,
     ipMasq: o.ipMasq,
+    components: nodeComponents(o as unknown as Record<string, unknown>),
   });
   process.stderr.write(`twill agent: node ${o.node}, podCIDRs ${agent.podCIDRs.join(',')}\n`);
   await new Promise<void>((resolve) => {

@@ -13,6 +13,7 @@ import { registerAgentCommand } from '../agent/cli.js';
 import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
+import { nodeComponents } from '../node/components.js';
 import {
   DEFAULT_CLUSTER_NAME,
   DEFAULT_UNDERLAY_CIDR,
@@ -94,6 +95,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
           nodes,
           cluster: o.clusterName,
           underlayCIDR: o.underlayCidr,
+          components: nodeComponents(o),
         }).then((l) => {
           local = l;
           if (stopping) return;

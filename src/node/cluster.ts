@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { startAgent, type Agent } from '../agent/agent.js';
+import type { NodeComponentFactory } from '../agent/components.js';
 import { defaultCniBinDirs } from '../agent/cli.js';
 import { ApiClient } from '../client/rest.js';
 import { logger } from '../util/log.js';
@@ -26,6 +27,8 @@ export async function startLocalNodes(o: {
   nodes: number;
   cluster?: string;
   underlayCIDR?: string;
+  /** Node components each agent runs (overlay, Services, NetworkPolicy); removed again on stop. */
+  components?: NodeComponentFactory[];
 }): Promise<LocalNodes> {
   // A crash left something behind: start from a clean host.
   if (readRecord(o.dataDir)) await removeTopology({ dataDir: o.dataDir });
@@ -39,7 +42,7 @@ export async function startLocalNodes(o: {
   const clients: ApiClient[] = [];
   const stop = async () => {
     await Promise.all(
-      agents.map((a) => a.stop().catch((err) => log.warn({ err: (err as Error).message }, 'agent stop'))),
+      agents.map((a) => a.stop({ teardown: true }).catch((err) => log.warn({ err: (err as Error).message }, 'agent stop'))),
     );
     for (const c of clients) c.close();
     await topo.remove();
@@ -63,6 +66,7 @@ export async function startLocalNodes(o: {
         cniConfDir: path.join(dataDir, 'cni', 'net.d'),
         nodeIP: n.ip,
         netns: n.netns,
+        components: o.components,
       });
       agents.push(agent);
       await topo.addPodRoutes(n.name, agent.podCIDRs);
