@@ -26,7 +26,13 @@ import { WorkQueue, runWorkers } from '../client/workqueue.js';
 import { netnsAdd, netnsDelete, netnsExists, netnsKillAll } from '../linux/netns.js';
 import type { KubeObject } from '../model/types.js';
 import { logger } from '../util/log.js';
-import { type NodeComponent, type NodeComponentFactory, startComponents, stopComponents } from './components.js';
+import {
+  type NodeComponent,
+  type NodeComponentFactory,
+  startComponents,
+  stopComponents,
+} from './components.js';
+import { ContainerProbes, type Probe, type ProbeKind } from './probe.js';
 import { CniRuntime, type NetworkConfigList, type RuntimeConf, loadDefaultConfList } from './cni.js';
 import { podCIDRFileText, podCIDRsOf, registerNode, updateNodeStatus, writeFileAtomic } from './node.js';
 import {
@@ -128,12 +134,23 @@ interface ContainerSpec {
   args?: string[];
   workingDir?: string;
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string } } }>;
+  ports?: Array<{
+    name?: string;
+    containerPort: number;
+    hostPort?: number;
+    protocol?: string;
+    hostIP?: string;
+  }>;
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
 }
 
 interface PodSpec {
   nodeName?: string;
   hostNetwork?: boolean;
   restartPolicy?: RestartPolicy;
+  terminationGracePeriodSeconds?: number;
   containers?: ContainerSpec[];
 }
 
@@ -141,6 +158,8 @@ interface RunningContainer {
   view: ContainerView;
   proc?: ChildProcess;
   exited?: Promise<void>;
+  /** The probes of the current run (./probe.ts). */
+  probes?: ContainerProbes;
   /** When the next start may happen (crash-loop backoff). */
   notBefore: number;
 }
@@ -406,10 +425,31 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     }
     rc.proc = proc;
     rc.view.state = { kind: 'running', startedAt, id };
+    rc.probes?.stop();
+    rc.probes = undefined;
+    if (spec.livenessProbe || spec.readinessProbe || spec.startupProbe) {
+      const probes = new ContainerProbes(
+        { startup: spec.startupProbe, liveness: spec.livenessProbe, readiness: spec.readinessProbe },
+        Date.now(),
+        () => ({
+          // The kubelet probes the pod IP; a hostNetwork pod without a nodeIP is this host.
+          podIP: rt.podIPs[0] ?? '127.0.0.1',
+          enter: inNs ? ['ip', 'netns', 'exec', inNs] : [],
+          ports: spec.ports,
+          env,
+        }),
+        () => queue.add(rt.key),
+        (kind, message) => livenessKill(pod, rt, spec, rc, proc, kind, message),
+      );
+      rc.probes = probes;
+      probes.start();
+    }
     rc.exited = new Promise<void>((resolve) => {
       const done = (code: number | null, signal: NodeJS.Signals | null, err?: Error) => {
         if (rc.proc !== proc) return resolve();
         rc.proc = undefined;
+        rc.probes?.stop();
+        rc.probes = undefined;
         const signum = signal ? (os.constants.signals[signal] ?? 0) : 0;
         const exitCode = code ?? (signum ? 128 + signum : 128);
         rc.view.state = {
@@ -430,7 +470,38 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     log.info({ pod: rt.key, container: spec.name, pid: proc.pid }, 'container started');
   }
 
+  /**
+   * A liveness or startup probe failed: the kubelet kills the container (its grace period, or the probe's
+   * terminationGracePeriodSeconds) and restartPolicy decides whether it runs again.
+   */
+  function livenessKill(
+    pod: KubeObject,
+    rt: PodRuntime,
+    spec: ContainerSpec,
+    rc: RunningContainer,
+    proc: ChildProcess,
+    kind: ProbeKind,
+    message: string,
+  ): void {
+    const probe = kind === 'startup' ? spec.startupProbe : spec.livenessProbe;
+    const grace =
+      probe?.terminationGracePeriodSeconds ?? (pod.spec as PodSpec).terminationGracePeriodSeconds ?? 30;
+    log.info(
+      { pod: rt.key, container: spec.name, probe: kind, message: message.slice(0, 200) },
+      `Container ${spec.name} failed ${kind} probe, will be restarted`,
+    );
+    killGroup(proc.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (rc.proc === proc) killGroup(proc.pid, 'SIGKILL');
+    }, grace * 1000);
+    timer.unref();
+  }
+
   async function stopContainers(rt: PodRuntime, graceMs: number): Promise<void> {
+    for (const c of rt.containers.values()) {
+      c.probes?.stop();
+      c.probes = undefined;
+    }
     const live = [...rt.containers.values()].filter((c) => c.proc);
     for (const c of live) killGroup(c.proc!.pid, 'SIGTERM');
     const all = Promise.all(live.map((c) => c.exited));
@@ -453,6 +524,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   }
 
   async function writeStatus(pod: KubeObject, rt: PodRuntime): Promise<void> {
+    for (const c of rt.containers.values()) {
+      c.view.started = c.probes && c.view.state.kind === 'running' ? c.probes.started : undefined;
+      c.view.ready = c.probes && c.view.state.kind === 'running' ? c.probes.ready : undefined;
+    }
     const view: PodView = {
       restartPolicy: ((pod.spec as PodSpec).restartPolicy ?? 'Always') as RestartPolicy,
       sandboxReady: rt.sandboxReady,

@@ -24,6 +24,12 @@ export interface ContainerView {
         finishedAt: string;
         id: string;
       };
+  /**
+   * Probe verdicts for the running container (./probe.ts): started (startup probe passed, or none) and ready
+   * (started and the readiness probe passed, or none). Undefined: running means both.
+   */
+  started?: boolean;
+  ready?: boolean;
   /** The run before the current one, when the container was restarted. */
   lastTerminated?: Extract<ContainerView['state'], { kind: 'terminated' }>;
 }
@@ -87,6 +93,11 @@ function stateJson(s: ContainerView['state']): Record<string, unknown> {
   };
 }
 
+/** containerStatuses[].ready: running, started and ready by its probes. */
+export function containerReady(c: ContainerView): boolean {
+  return c.state.kind === 'running' && c.started !== false && c.ready !== false;
+}
+
 /**
  * The status the agent writes: phase, conditions (PodReadyToStartContainers, Initialized, Ready,
  * ContainersReady, PodScheduled), hostIP(s), podIP(s), startTime, containerStatuses. `old` is the status the
@@ -98,8 +109,8 @@ export function podStatus(
   now: string,
 ): Record<string, unknown> {
   const phase = podPhase(view);
-  const allRunning = view.containers.length > 0 && view.containers.every((c) => c.state.kind === 'running');
-  const notReady = view.containers.filter((c) => c.state.kind !== 'running').map((c) => c.name);
+  const allReady = view.containers.length > 0 && view.containers.every(containerReady);
+  const notReady = view.containers.filter((c) => !containerReady(c)).map((c) => c.name);
   const oldConds = new Map(
     ((old?.conditions as Condition[] | undefined) ?? []).map((c) => [c.type, c] as [string, Condition]),
   );
@@ -122,13 +133,8 @@ export function podStatus(
   const conditions = [
     cond('PodReadyToStartContainers', view.sandboxReady),
     cond('Initialized', true, terminal ? 'PodCompleted' : undefined),
-    cond('Ready', allRunning, allRunning ? undefined : readyReason, allRunning ? undefined : readyMsg),
-    cond(
-      'ContainersReady',
-      allRunning,
-      allRunning ? undefined : readyReason,
-      allRunning ? undefined : readyMsg,
-    ),
+    cond('Ready', allReady, allReady ? undefined : readyReason, allReady ? undefined : readyMsg),
+    cond('ContainersReady', allReady, allReady ? undefined : readyReason, allReady ? undefined : readyMsg),
     cond('PodScheduled', true),
   ];
   const status: Record<string, unknown> = { phase, conditions };
@@ -145,12 +151,12 @@ export function podStatus(
     name: c.name,
     state: stateJson(c.state),
     lastState: c.lastTerminated ? stateJson(c.lastTerminated) : {},
-    ready: c.state.kind === 'running',
+    ready: containerReady(c),
     restartCount: c.restartCount,
     image: c.image ?? '',
     imageID: '',
     ...(c.state.kind !== 'waiting' ? { containerID: c.state.id } : {}),
-    started: c.state.kind === 'running',
+    started: c.state.kind === 'running' && c.started !== false,
   }));
   return status;
 }
