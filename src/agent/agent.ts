@@ -23,6 +23,7 @@ import path from 'node:path';
 import { Informer } from '../client/informer.js';
 import { type ApiClient, Resources, isNotFound, objectKey } from '../client/rest.js';
 import { WorkQueue, runWorkers } from '../client/workqueue.js';
+import { run } from '../linux/exec.js';
 import { netnsAdd, netnsDelete, netnsExists, netnsKillAll } from '../linux/netns.js';
 import type { KubeObject } from '../model/types.js';
 import { logger } from '../util/log.js';
@@ -32,6 +33,15 @@ import {
   startComponents,
   stopComponents,
 } from './components.js';
+import {
+  type HostAlias,
+  type PodDNSSpec,
+  hostsFile,
+  podResolverConfig,
+  removePodEtcFiles,
+  resolvConfText,
+  writePodEtcFiles,
+} from './etcfiles.js';
 import { ContainerProbes, type Probe, type ProbeKind } from './probe.js';
 import { CniRuntime, type NetworkConfigList, type RuntimeConf, loadDefaultConfList } from './cni.js';
 import { podCIDRFileText, podCIDRsOf, registerNode, updateNodeStatus, writeFileAtomic } from './node.js';
@@ -77,6 +87,12 @@ export interface AgentOptions {
    * the Node has its podCIDRs and before any pod is synced; see ./components.ts.
    */
   components?: NodeComponentFactory[];
+  /** The cluster DNS address(es) for ClusterFirst pods (the kubelet's --cluster-dns); default 10.96.0.10. */
+  clusterDNS?: string[];
+  /** The cluster domain (--cluster-domain); default cluster.local. */
+  clusterDomain?: string;
+  /** The node's resolver config for dnsPolicy Default (the kubelet's --resolv-conf); default /etc/resolv.conf. */
+  resolvConf?: string;
 }
 
 export interface Agent {
@@ -122,6 +138,26 @@ export function defaultConfList(o: {
   });
 }
 
+/**
+ * How `twill run --net` set up a pod's network, recorded on the Pod: `bridge` (the CNI network, also what a pod
+ * without the annotation gets), `host` (spec.hostNetwork), `none` (a namespace with only loopback, no CNI ADD)
+ * or `container:<pod>` (the namespace of that pod, in the same Kubernetes namespace and on the same node).
+ */
+export const NetworkAnnotation = 'twill.dev/network';
+
+export type NetworkMode =
+  { kind: 'bridge' } | { kind: 'host' } | { kind: 'none' } | { kind: 'container'; pod: string };
+
+export function networkMode(pod: KubeObject): NetworkMode {
+  if ((pod.spec as PodSpec | undefined)?.hostNetwork) return { kind: 'host' };
+  const a = pod.metadata.annotations?.[NetworkAnnotation];
+  if (a === 'none') return { kind: 'none' };
+  if (a?.startsWith('container:') && a.length > 'container:'.length) {
+    return { kind: 'container', pod: a.slice('container:'.length) };
+  }
+  return { kind: 'bridge' };
+}
+
 /** A container's argv: command + args (no image entrypoint exists here: twill runs host binaries). */
 export function containerArgv(c: { command?: string[]; args?: string[] }): string[] {
   return [...(c.command ?? []), ...(c.args ?? [])];
@@ -151,6 +187,11 @@ interface PodSpec {
   hostNetwork?: boolean;
   restartPolicy?: RestartPolicy;
   terminationGracePeriodSeconds?: number;
+  hostname?: string;
+  subdomain?: string;
+  dnsPolicy?: string;
+  dnsConfig?: PodDNSSpec['dnsConfig'];
+  hostAliases?: HostAlias[];
   containers?: ContainerSpec[];
 }
 
@@ -169,6 +210,10 @@ interface PodRuntime {
   key: string;
   hostNetwork: boolean;
   netns?: string;
+  /** The namespace is another pod's (`container:<pod>`): never deleted with this pod. */
+  sharedNetns?: boolean;
+  /** No CNI attachment (`none`, `container:<pod>`). */
+  noCni?: boolean;
   podIPs: string[];
   sandboxReady: boolean;
   startTime: string;
@@ -230,6 +275,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const binDirs = Array.isArray(opts.cniBinDir) ? opts.cniBinDir : [opts.cniBinDir];
   const cni = new CniRuntime({ binDirs, cacheDir: path.join(dataDir, 'cni', 'cache'), netns: opts.netns });
   const logDir = path.join(dataDir, 'pods');
+  const clusterDNS = opts.clusterDNS ?? ['10.96.0.10'];
+  const clusterDomain = opts.clusterDomain ?? 'cluster.local';
   const nsPattern = new RegExp(`^${escapeRe(opts.netns ?? `twill-${nodeName}`)}-[0-9a-f]{8}$`);
   const podNetns = (uid: string) => podNetnsName(nodeName, uid, opts.netns);
   let stopped = false;
@@ -330,6 +377,33 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       args: cached?.cniArgs,
     });
     await netnsDelete(netns);
+    removePodEtcFiles(netns);
+  }
+
+  /** hosts and resolv.conf for the pod's namespace (./etcfiles.ts). */
+  function writeEtcFiles(pod: KubeObject, netns: string, podIPs: string[]): void {
+    const spec = (pod.spec ?? {}) as PodSpec;
+    const dnsPod: PodDNSSpec = {
+      namespace: pod.metadata.namespace ?? 'default',
+      name: pod.metadata.name ?? '',
+      hostNetwork: spec.hostNetwork,
+      hostname: spec.hostname,
+      subdomain: spec.subdomain,
+      dnsPolicy: spec.dnsPolicy,
+      dnsConfig: spec.dnsConfig,
+      hostAliases: spec.hostAliases,
+    };
+    let nodeResolv = '';
+    try {
+      nodeResolv = fs.readFileSync(opts.resolvConf ?? '/etc/resolv.conf', 'utf8');
+    } catch {
+      // No node resolver config: Default gives an empty one.
+    }
+    const resolver = podResolverConfig(dnsPod, { resolvConf: nodeResolv, clusterDNS, clusterDomain });
+    writePodEtcFiles(netns, {
+      hosts: hostsFile(dnsPod, podIPs, clusterDomain),
+      resolvConf: resolvConfText(resolver),
+    });
   }
 
   // 5. What a previous agent left behind.
@@ -347,7 +421,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const att = cni.cachedAttachments().find((a) => a.netns === `/var/run/netns/${ns}`);
     try {
       if (att) await releaseSandbox(att.containerId, ns);
-      else await netnsDelete(ns);
+      else {
+        await netnsDelete(ns);
+        removePodEtcFiles(ns);
+      }
       log.info({ netns: ns }, 'removed the sandbox of a pod that is gone');
     } catch (err) {
       log.warn({ netns: ns, err: (err as Error).message }, 'could not remove a stale sandbox');
@@ -367,12 +444,37 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       rt.sandboxReady = true;
       return;
     }
+    const mode = networkMode(pod);
+    if (mode.kind === 'container') {
+      // Join the other pod's namespace once it has one (its sync makes it; this one is retried until then).
+      const other = runtimes.get(`${pod.metadata.namespace}/${mode.pod}`);
+      if (!other?.sandboxReady || !other.netns) {
+        throw new Error(`the namespace of pod ${mode.pod} (--net container:${mode.pod}) is not ready`);
+      }
+      rt.netns = other.netns;
+      rt.sharedNetns = true;
+      rt.noCni = true;
+      rt.podIPs = other.podIPs;
+      rt.sandboxReady = true;
+      return;
+    }
     const netns = podNetns(rt.uid);
     rt.netns = netns;
+    if (mode.kind === 'none') {
+      if (!netnsExists(netns)) await netnsAdd(netns);
+      await run(['ip', 'link', 'set', 'lo', 'up'], { netns });
+      rt.noCni = true;
+      rt.podIPs = [];
+      writeEtcFiles(pod, netns, []);
+      rt.sandboxReady = true;
+      return;
+    }
     const conf = runtimeConf(pod, netns);
     let result = netnsExists(netns) ? cni.cachedResult(network, conf) : undefined;
     if (!result) {
       if (!netnsExists(netns)) await netnsAdd(netns);
+      // A pod's loopback is up, as CRI runtimes bring it up (the loopback plugin) before the network's ADD.
+      await run(['ip', 'link', 'set', 'lo', 'up'], { netns });
       try {
         result = await cni.add(network, conf);
       } catch (err) {
@@ -383,6 +485,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       }
     }
     rt.podIPs = (result.ips ?? []).map((ip) => ip.address.split('/')[0]);
+    writeEtcFiles(pod, netns, rt.podIPs);
     rt.sandboxReady = true;
   }
 
@@ -516,9 +619,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   async function teardown(rt: PodRuntime, graceMs: number): Promise<void> {
     await stopContainers(rt, graceMs);
-    if (rt.netns) {
+    if (rt.netns && !rt.sharedNetns) {
       await netnsKillAll(rt.netns);
-      await releaseSandbox(rt.uid, rt.netns);
+      if (rt.noCni) {
+        await netnsDelete(rt.netns);
+        removePodEtcFiles(rt.netns);
+      } else await releaseSandbox(rt.uid, rt.netns);
     }
     rt.sandboxReady = false;
   }
@@ -667,7 +773,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     });
     if ((phase === 'Succeeded' || phase === 'Failed') && !r.finished) {
       // The kubelet releases a finished pod's sandbox (and with it the address); the status keeps the IPs.
-      if (r.netns) await releaseSandbox(r.uid, r.netns);
+      if (r.netns && !r.sharedNetns) {
+        if (r.noCni) {
+          await netnsKillAll(r.netns);
+          await netnsDelete(r.netns);
+          removePodEtcFiles(r.netns);
+        } else await releaseSandbox(r.uid, r.netns);
+      }
       r.finished = true;
     }
     await writeStatus(pod, r);

@@ -31,6 +31,9 @@ export interface AgentFlags {
   nodeIp?: string;
   bridge: string;
   ipMasq?: boolean;
+  clusterDns: string;
+  clusterDomain: string;
+  resolvConf: string;
 }
 
 /** The ApiClient the flags name: the kubeconfig's credentials, its server unless --api is given. */
@@ -62,6 +65,12 @@ async function runAgent(o: AgentFlags): Promise<void> {
     nodeIP: o.nodeIp,
     bridge: o.bridge,
     ipMasq: o.ipMasq,
+    clusterDNS: o.clusterDns
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    clusterDomain: o.clusterDomain,
+    resolvConf: o.resolvConf,
     components: nodeComponents(o as unknown as Record<string, unknown>),
   });
   process.stderr.write(`twill agent: node ${o.node}, podCIDRs ${agent.podCIDRs.join(',')}\n`);
@@ -97,5 +106,12 @@ export function registerAgentCommand(program: Command): void {
     .option('--node-ip <ip>', 'the node’s InternalIP (pods’ hostIP)')
     .option('--bridge <name>', 'bridge of the conflist written when the conf dir has none', 'twill0')
     .option('--ip-masq', 'masquerade pod traffic leaving the podCIDR (in the conflist written)')
+    .option(
+      '--cluster-dns <ips>',
+      'cluster DNS address(es) for ClusterFirst pods, comma-separated',
+      '10.96.0.10',
+    )
+    .option('--cluster-domain <domain>', 'the cluster domain in pods’ search paths', 'cluster.local')
+    .option('--resolv-conf <file>', 'the node’s resolver config, for dnsPolicy Default', '/etc/resolv.conf')
     .action(async (o: AgentFlags) => runAgent(o));
 }

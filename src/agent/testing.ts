@@ -39,7 +39,7 @@ export interface NodeFixture {
   cleanup(): Promise<void>;
 }
 
-export async function nodeFixture(slot: number): Promise<NodeFixture> {
+export async function nodeFixture(slot: number, o: { controllers?: boolean } = {}): Promise<NodeFixture> {
   const id = crypto.randomBytes(3).toString('hex');
   const nodeName = `twq-${id}`;
   const bridge = `twq${id}`;
@@ -53,7 +53,7 @@ export async function nodeFixture(slot: number): Promise<NodeFixture> {
     store: 'memory',
     serviceCIDRs: ['10.94.0.0/16'],
     clusterCIDRs: [podCIDR],
-    controllers: false,
+    controllers: o.controllers ?? false,
   });
   const client = new ApiClient({ server: cp.url, caData: cp.caPem, token: cp.adminToken });
   const fx: NodeFixture = {

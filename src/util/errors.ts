@@ -27,6 +27,12 @@ export const ErrorCodes = {
   LinuxExists: 'TWILL_LINUX_EXISTS',
   /** Refused before running anything (a table twill does not own, a bad name). */
   LinuxRefused: 'TWILL_LINUX_REFUSED',
+  /** `twill exec`/`twill logs`: the pod has no running sandbox on this machine, or has finished. */
+  PodNotRunning: 'TWILL_POD_NOT_RUNNING',
+  /** `-c NAME` names no container of the pod. */
+  ContainerNotFound: 'TWILL_CONTAINER_NOT_FOUND',
+  /** `twill logs`: no log file for that container run under the data dir. */
+  LogNotFound: 'TWILL_LOG_NOT_FOUND',
   /** Anything unexpected. */
   Internal: 'TWILL_INTERNAL',
 } as const;
