@@ -120,8 +120,8 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The conflist the agent writes when the conf dir has none: install-cni's list (twill-cni with twill-ipam on the
- * podCIDR) at cniVersion 1.1.0, since the agent runs GC and STATUS, so without the reference portmap (which
- * speaks up to 1.0.0 in Debian's package).
+ * podCIDR, then twill-portmap for hostPorts) at cniVersion 1.1.0, since the agent runs GC and STATUS (which
+ * Debian's reference portmap, speaking up to 1.0.0, could not be chained for).
  */
 export function defaultConfList(o: {
   bridge: string;
@@ -132,7 +132,7 @@ export function defaultConfList(o: {
   return conflist({
     bridge: o.bridge,
     ipMasq: o.ipMasq,
-    portmap: false,
+    portmap: true,
     cniVersion: '1.1.0',
     ipam: { dataDir: o.ipamDataDir, podCIDRFile: o.podCIDRFile },
   });
@@ -156,6 +156,28 @@ export function networkMode(pod: KubeObject): NetworkMode {
     return { kind: 'container', pod: a.slice('container:'.length) };
   }
   return { kind: 'bridge' };
+}
+
+/**
+ * The `portMappings` capability argument, as containerd builds it from the pod's ports: every container port
+ * with a hostPort, protocol in lower case, hostIP when given.
+ */
+export function portMappings(
+  pod: KubeObject,
+): Array<{ hostPort: number; containerPort: number; protocol: string; hostIP?: string }> {
+  const out: Array<{ hostPort: number; containerPort: number; protocol: string; hostIP?: string }> = [];
+  for (const c of ((pod.spec as PodSpec | undefined)?.containers ?? []) as ContainerSpec[]) {
+    for (const p of c.ports ?? []) {
+      if (!p.hostPort || p.hostPort <= 0) continue;
+      out.push({
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: (p.protocol ?? 'TCP').toLowerCase(),
+        ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+      });
+    }
+  }
+  return out;
 }
 
 /** A container's argv: command + args (no image entrypoint exists here: twill runs host binaries). */
@@ -365,6 +387,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       ['K8S_POD_INFRA_CONTAINER_ID', pod.metadata.uid!],
       ['K8S_POD_UID', pod.metadata.uid!],
     ],
+    capabilityArgs: { portMappings: portMappings(pod) },
   });
 
   /** CNI DEL for an attachment (from its cache record when the pod object is gone) and the namespace. */
@@ -375,6 +398,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       ifName: 'eth0',
       netns: netnsExists(netns) ? `/var/run/netns/${netns}` : '',
       args: cached?.cniArgs,
+      capabilityArgs: cached?.capabilityArgs,
     });
     await netnsDelete(netns);
     removePodEtcFiles(netns);

@@ -39,13 +39,18 @@ export interface NetworkConfigList {
   bytes: string;
 }
 
-/** One invocation's runtime arguments (libcni's RuntimeConf, without capabilities). */
+/** One invocation's runtime arguments (libcni's RuntimeConf). */
 export interface RuntimeConf {
   containerID: string;
   netns: string;
   ifName: string;
   /** CNI_ARGS pairs, e.g. K8S_POD_NAME. */
   args?: Array<[string, string]>;
+  /**
+   * Capability arguments (`portMappings`, ...): each plugin gets, as `runtimeConfig`, those of them its
+   * `capabilities` declares true.
+   */
+  capabilityArgs?: Record<string, unknown>;
 }
 
 export interface CniRuntimeOptions {
@@ -134,9 +139,23 @@ export function loadDefaultConfList(confDir: string): NetworkConfigList | undefi
   return parseConfList(fs.readFileSync(file, 'utf8'), file);
 }
 
-/** libcni's buildOneConfig: the plugin entry with the list's name and version, and prevResult when given. */
-export function buildOneConfig(list: NetworkConfigList, plugin: Json, prevResult?: unknown): Json {
+/**
+ * libcni's buildOneConfig: the plugin entry with the list's name and version, prevResult when given, and
+ * (injectRuntimeConfig) `runtimeConfig` with the capability arguments the plugin declares in `capabilities`.
+ */
+export function buildOneConfig(
+  list: NetworkConfigList,
+  plugin: Json,
+  prevResult?: unknown,
+  capabilityArgs?: Record<string, unknown>,
+): Json {
   const out: Json = { ...plugin, name: list.name, cniVersion: list.cniVersion };
+  const caps = isObject(plugin.capabilities) ? plugin.capabilities : {};
+  const rc: Json = {};
+  for (const [cap, on] of Object.entries(caps)) {
+    if (on === true && capabilityArgs && cap in capabilityArgs) rc[cap] = capabilityArgs[cap];
+  }
+  if (Object.keys(rc).length) out.runtimeConfig = rc;
   if (prevResult !== undefined) out.prevResult = prevResult;
   return out;
 }
@@ -184,6 +203,7 @@ export interface CachedAttachment {
   networkName: string;
   netns?: string;
   cniArgs?: Array<[string, string]>;
+  capabilityArgs?: Record<string, unknown>;
   result?: Json;
 }
 
@@ -221,7 +241,12 @@ export class CniRuntime {
     prevResult?: unknown,
   ): Promise<string> {
     try {
-      return await this.exec(plugin, command, buildOneConfig(list, plugin, prevResult), rt);
+      return await this.exec(
+        plugin,
+        command,
+        buildOneConfig(list, plugin, prevResult, rt.capabilityArgs),
+        rt,
+      );
     } catch (err) {
       const e = err instanceof CniError ? err : new CniError(0, (err as Error).message);
       const op = command === 'ADD' ? 'add' : command === 'DEL' ? 'delete' : 'check';
@@ -252,6 +277,9 @@ export class CniRuntime {
       networkName: list.name,
       netns: rt.netns,
       ...(rt.args?.length ? { cniArgs: rt.args } : {}),
+      ...(rt.capabilityArgs && Object.keys(rt.capabilityArgs).length
+        ? { capabilityArgs: rt.capabilityArgs }
+        : {}),
       result: raw as Json,
     };
     const file = cacheFile(this.opts.cacheDir, list.name, rt);
@@ -344,6 +372,7 @@ export class CniRuntime {
           ifName: a.ifName,
           netns: a.netns ?? '',
           args: a.cniArgs,
+          capabilityArgs: a.capabilityArgs,
         });
       } catch (err) {
         errs.push(

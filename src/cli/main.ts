@@ -172,7 +172,7 @@ program
   .option('--bridge <name>', 'the bridge twill-cni creates', 'twill0')
   .option('--mtu <n>', 'MTU of pod interfaces')
   .option('--ip-masq', 'masquerade pod traffic leaving the pod network')
-  .option('--no-portmap', 'do not chain the reference portmap plugin')
+  .option('--no-portmap', 'do not chain twill-portmap (hostPorts)')
   .action((o) => {
     const written = installCni({
       binDir: o.binDir,

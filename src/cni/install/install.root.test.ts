@@ -15,16 +15,17 @@ test('install-cni writes launchers a runtime can exec from anywhere, and a confl
     assert.deepEqual(written.map((f) => path.relative(dir, f)).sort(), [
       'bin/twill-cni',
       'bin/twill-ipam',
+      'bin/twill-portmap',
       'net.d/10-twill.conflist',
     ]);
     const list = JSON.parse(fs.readFileSync(path.join(confDir, '10-twill.conflist'), 'utf8'));
     assert.deepEqual(
       list.plugins.map((p: any) => p.type),
-      ['twill-cni', 'portmap'],
+      ['twill-cni', 'twill-portmap'],
     );
     assert.equal(list.plugins[0].ipam.type, 'twill-ipam');
     // VERSION, exec'd the way a runtime does, from another working directory.
-    for (const plugin of ['twill-cni', 'twill-ipam']) {
+    for (const plugin of ['twill-cni', 'twill-ipam', 'twill-portmap']) {
       const r = spawnSync(path.join(binDir, plugin), [], {
         cwd: '/',
         env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION', TWILL_LOG_LEVEL: 'silent' },

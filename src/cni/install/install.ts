@@ -14,6 +14,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 export const PLUGINS: Record<string, string> = {
   'twill-cni': 'dist/src/cni/bridge/main.js',
   'twill-ipam': 'dist/src/cni/ipam/main.js',
+  'twill-portmap': 'dist/src/cni/portmap/main.js',
 };
 
 export interface InstallOptions {
@@ -24,7 +25,7 @@ export interface InstallOptions {
   bridge?: string;
   mtu?: number;
   ipMasq?: boolean;
-  /** Chain the reference portmap plugin for hostPorts (default true). */
+  /** Chain twill-portmap (the reference portmap's hostPorts, in twill's own nft table) (default true). */
   portmap?: boolean;
   /**
    * cniVersion of the list (default 1.0.0: Debian's reference plugins speak up to 1.0.0; GC and STATUS need
@@ -35,7 +36,7 @@ export interface InstallOptions {
   ipam?: Record<string, unknown>;
 }
 
-/** The conflist twill's agent and a runtime use: twill-cni with twill-ipam (the node's podCIDRs), then portmap. */
+/** The conflist twill's agent and a runtime use: twill-cni with twill-ipam (the node's podCIDRs), then twill-portmap. */
 export function conflist(opts: Omit<InstallOptions, 'binDir' | 'confDir'> = {}): Record<string, unknown> {
   const main: Record<string, unknown> = {
     type: 'twill-cni',
@@ -48,7 +49,7 @@ export function conflist(opts: Omit<InstallOptions, 'binDir' | 'confDir'> = {}):
   };
   if (opts.mtu) main.mtu = opts.mtu;
   const plugins: Record<string, unknown>[] = [main];
-  if (opts.portmap !== false) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
+  if (opts.portmap !== false) plugins.push({ type: 'twill-portmap', capabilities: { portMappings: true } });
   return { cniVersion: opts.cniVersion ?? '1.0.0', name: opts.name ?? 'twill', plugins };
 }
 
