@@ -11,8 +11,11 @@
  * 1. Latency: K sequential ADD+DEL cycles per pair on one pod namespace made once and reused (a new
  *    containerID per cycle), pairs interleaved cycle by cycle so that machine noise falls on both alike.
  * 2. Throughput: two pods on each bridge, `iperf3 -s -1` in one, `iperf3 -c <ip> -t 5 -J` in the other.
+ * 3. Pod create → Ready (./pods.ts): N pods created at once on one node through the API, the agent running
+ *    them with the reference conflist (bridge + host-local) and with its own (twill-cni + twill-ipam +
+ *    twill-portmap); p50/p99 of each pod's time and the time until all are Ready.
  *
- *   node dist/bench/cni.js [--count 200] [--seconds 5]
+ *   node dist/bench/cni.js [--count 200] [--seconds 5] [--pods 100] [--parts plugins,pods]
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -21,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { netnsAdd, netnsDelete, netnsExec } from '../src/linux/netns.js';
+import { type ReadyFigures, podsToReady } from './pods.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,6 +35,9 @@ const COUNT = Number(arg('count', '200'));
 const SECONDS = Number(arg('seconds', '5'));
 if (!Number.isInteger(COUNT) || COUNT < 1) throw new Error(`--count must be a positive integer`);
 if (!Number.isInteger(SECONDS) || SECONDS < 1 || SECONDS > 60) throw new Error(`--seconds must be 1..60`);
+const PODS = Number(arg('pods', '100'));
+if (!Number.isInteger(PODS) || PODS < 1 || PODS > 250) throw new Error(`--pods must be 1..250`);
+const PARTS = arg('parts', 'plugins,pods').split(',');
 
 // dist/bench/cni.js → the repo root, where bin/twill-cni and bin/twill-ipam live.
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -226,6 +233,44 @@ async function throughput(p: Pair): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  if (PARTS.includes('plugins')) await pluginsBench();
+  if (PARTS.includes('pods')) await podsBench();
+}
+
+async function podsBench(): Promise<void> {
+  process.env.TWILL_LOG_LEVEL ??= 'warn';
+  const runs: ReadyFigures[] = [];
+  runs.push(
+    await podsToReady({ label: 'bridge+host-local', pods: PODS, subnetOctet: 201, reference: true, repo }),
+  );
+  runs.push(
+    await podsToReady({
+      label: 'twill-cni+twill-ipam+twill-portmap',
+      pods: PODS,
+      subnetOctet: 202,
+      reference: false,
+      repo,
+    }),
+  );
+  const f = (n: number, d = 1) => n.toFixed(d);
+  console.log(
+    `bench/cni: pod create → Ready, ${PODS} pods created at once on one node (twill agent, node namespace), ${os.cpus().length} cores`,
+  );
+  console.log(['conflist', 'p50 ms', 'p99 ms', 'all Ready s'].join('\t'));
+  for (const r of runs)
+    console.log([r.label, f(pct(r.ms, 50)), f(pct(r.ms, 99)), f(r.allReadyMs / 1000, 2)].join('\t'));
+  const [ref, tw] = runs;
+  console.log(
+    [
+      'twill/ref',
+      `${f(pct(tw.ms, 50) / pct(ref.ms, 50), 2)}x`,
+      `${f(pct(tw.ms, 99) / pct(ref.ms, 99), 2)}x`,
+      `${f(tw.allReadyMs / ref.allReadyMs, 2)}x`,
+    ].join('\t'),
+  );
+}
+
+async function pluginsBench(): Promise<void> {
   const ps = pairs();
   let lat: Map<string, Latency>;
   const gbps = new Map<string, number>();
