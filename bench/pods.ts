@@ -2,8 +2,8 @@
  * Pod create → Ready on one node, for bench/cni: a control plane in this process (memory store) and one agent
  * working for a node namespace of its own (`twill-t-bench-<rand>-pods`, as `twill up --nodes` runs it), N pods
  * created at once; each pod's time is from its create call's answer to the Ready condition seen on a watch.
- * Run once with the reference conflist (bridge + host-local) and once with the agent's own (twill-cni +
- * twill-ipam + twill-portmap), so the two figures come from the same run. Everything lives in the node
+ * Run with the reference conflist (bridge + host-local), then with the agent's own (twill-cni + twill-ipam +
+ * twill-portmap) exec'd whole, then the same served by the agent (the thick plugin), all in the same run. Everything lives in the node
  * namespace and in temporary directories, removed on exit, also on failure.
  */
 import crypto from 'node:crypto';
@@ -23,6 +23,8 @@ export async function podsToReady(o: {
   pods: number;
   subnetOctet: number;
   reference: boolean;
+  /** twill's plugins served in the agent (the thick plugin) rather than exec'd whole. */
+  thick: boolean;
   repo: string;
 }): Promise<ReadyFigures> {
   const { startControlPlane } = await import('../src/cli/controlplane.js');
@@ -76,6 +78,7 @@ export async function podsToReady(o: {
       cniConfDir: confDir,
       bridge: `twbp${id}`,
       netns: node,
+      thickPlugin: o.thick,
     });
     const created = new Map<string, number>();
     const ready = new Map<string, number>();

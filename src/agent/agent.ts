@@ -24,6 +24,10 @@ import { Informer } from '../client/informer.js';
 import { type ApiClient, Resources, isNotFound, objectKey } from '../client/rest.js';
 import { WorkQueue, runWorkers } from '../client/workqueue.js';
 import { run } from '../linux/exec.js';
+import * as bridgeFuncs from '../cni/bridge/plugin.js';
+import { ipamPlugin } from '../cni/ipam/plugin.js';
+import * as portmapFuncs from '../cni/portmap/portmap.js';
+import { SOCKET_ENV, startThickServer } from '../cni/thick/server.js';
 import { netnsAdd, netnsDelete, netnsExists, netnsKillAll } from '../linux/netns.js';
 import type { KubeObject } from '../model/types.js';
 import { logger } from '../util/log.js';
@@ -87,6 +91,11 @@ export interface AgentOptions {
    * the Node has its podCIDRs and before any pod is synced; see ./components.ts.
    */
   components?: NodeComponentFactory[];
+  /**
+   * Serve twill's plugins' requests in-process over `<dataDir>/cni/twill.sock` (src/cni/thick/); default true.
+   * False: every plugin exec runs the plugin itself.
+   */
+  thickPlugin?: boolean;
   /** The cluster DNS address(es) for ClusterFirst pods (the kubelet's --cluster-dns); default 10.96.0.10. */
   clusterDNS?: string[];
   /** The cluster domain (--cluster-domain); default cluster.local. */
@@ -290,12 +299,41 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+const bridgePlugin = {
+  add: bridgeFuncs.cmdAdd,
+  del: bridgeFuncs.cmdDel,
+  check: bridgeFuncs.cmdCheck,
+  gc: bridgeFuncs.cmdGC,
+  status: bridgeFuncs.cmdStatus,
+};
+const portmapPlugin = {
+  add: portmapFuncs.cmdAdd,
+  del: portmapFuncs.cmdDel,
+  check: portmapFuncs.cmdCheck,
+  gc: portmapFuncs.cmdGC,
+  status: portmapFuncs.cmdStatus,
+};
+
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const { client, nodeName } = opts;
   const dataDir = path.resolve(opts.dataDir);
   const podCIDRFile = opts.podCIDRFile ?? path.join(dataDir, 'cni', 'podcidr');
   const binDirs = Array.isArray(opts.cniBinDir) ? opts.cniBinDir : [opts.cniBinDir];
-  const cni = new CniRuntime({ binDirs, cacheDir: path.join(dataDir, 'cni', 'cache'), netns: opts.netns });
+  // The thick plugin: twill's plugins, exec'd as any plugin, hand their requests to this process.
+  const thick =
+    opts.thickPlugin === false
+      ? undefined
+      : await startThickServer({
+          socketPath: path.join(dataDir, 'cni', 'twill.sock'),
+          plugins: { 'twill-cni': bridgePlugin, 'twill-ipam': ipamPlugin, 'twill-portmap': portmapPlugin },
+          netns: opts.netns,
+        });
+  const cni = new CniRuntime({
+    binDirs,
+    cacheDir: path.join(dataDir, 'cni', 'cache'),
+    netns: opts.netns,
+    extraEnv: thick ? { [SOCKET_ENV]: thick.socketPath } : {},
+  });
   const logDir = path.join(dataDir, 'pods');
   const clusterDNS = opts.clusterDNS ?? ['10.96.0.10'];
   const clusterDomain = opts.clusterDomain ?? 'cluster.local';
@@ -358,6 +396,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     });
   } catch (err) {
     clearInterval(heartbeatTimer);
+    await thick?.close();
     throw err;
   }
 
@@ -830,6 +869,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await workers;
       await Promise.all([...runtimes.values()].map((rt) => stopContainers(rt, 2_000)));
       await stopComponents(components, stopOpts);
+      await thick?.close();
     },
   };
 }

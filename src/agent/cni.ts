@@ -63,6 +63,8 @@ export interface CniRuntimeOptions {
    * and the pods' host-side veths are made there; undefined: the agent's own namespace.
    */
   netns?: string;
+  /** Added to every plugin's environment (TWILL_CNI_SOCKET, for the thick plugin). */
+  extraEnv?: NodeJS.ProcessEnv;
 }
 
 /** A plugin's failure, with libcni's wording and the plugin's code. */
@@ -212,7 +214,7 @@ export class CniRuntime {
 
   private exec(plugin: Json, command: string, stdin: Json, rt: Partial<RuntimeConf>): Promise<string> {
     const file = findInPath(String(plugin.type), this.opts.binDirs);
-    const env = pluginEnv(command, rt, this.opts.binDirs);
+    const env = pluginEnv(command, rt, this.opts.binDirs, { ...process.env, ...this.opts.extraEnv });
     return new Promise((resolve, reject) => {
       const argv = this.opts.netns ? ['ip', 'netns', 'exec', this.opts.netns, file] : [file];
       const child = spawn(argv[0], argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });

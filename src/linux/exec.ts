@@ -7,6 +7,7 @@
  * `nsenter --net=PATH`: it works for both forms, and it changes only the network namespace (sysctls under
  * /proc/sys/net follow the namespace of the process that reads them).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { ErrorCodes } from '../util/errors.js';
 
@@ -49,6 +50,21 @@ export function inNetns(netns: Netns | undefined, argv: string[]): string[] {
   return netns === undefined ? argv : ['nsenter', `--net=${netnsPath(netns)}`, ...argv];
 }
 
+const ambientNetns = new AsyncLocalStorage<Netns>();
+
+/**
+ * Runs fn with `netns` standing for "here" in every call under it that names no namespace: the node agent
+ * serving a CNI plugin's request in-process (the thick plugin) for a node namespace it does not run in.
+ */
+export function withDefaultNetns<T>(netns: Netns | undefined, fn: () => T): T {
+  return netns === undefined ? fn() : ambientNetns.run(netns, fn);
+}
+
+/** The namespace a call that names none works in: withDefaultNetns's, else undefined (this process's). */
+export function defaultNetns(): Netns | undefined {
+  return ambientNetns.getStore();
+}
+
 export interface RunOptions {
   netns?: Netns;
   /** Written to the command's stdin. */
@@ -75,7 +91,7 @@ export function classify(stderr: string): LinuxErrorCode {
 
 /** Runs argv (in netns when given); resolves with stdout, rejects with a LinuxError. */
 export function run(argv: string[], opts: RunOptions = {}): Promise<string> {
-  const full = inNetns(opts.netns, argv);
+  const full = inNetns(opts.netns ?? ambientNetns.getStore(), argv);
   return new Promise((resolve, reject) => {
     const child = execFile(
       full[0],

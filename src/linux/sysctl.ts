@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { LinuxError, LinuxErrorCodes, type Netns, run } from './exec.js';
+import { LinuxError, LinuxErrorCodes, type Netns, defaultNetns, run } from './exec.js';
 
 /**
  * "net.ipv4.ip_forward" → "net/ipv4/ip_forward". A key written with slashes is taken as is, so that interface
@@ -18,7 +18,7 @@ export function sysctlPath(key: string): string {
 /** Reads a sysctl (in netns when given: /proc/sys/net follows the namespace of the reading process). */
 export async function sysctlRead(key: string, opts: { netns?: Netns } = {}): Promise<string> {
   const rel = sysctlPath(key);
-  if (opts.netns === undefined) {
+  if (opts.netns === undefined && defaultNetns() === undefined) {
     try {
       return fs.readFileSync(`/proc/sys/${rel}`, 'utf8').trim();
     } catch (err) {
@@ -31,7 +31,7 @@ export async function sysctlRead(key: string, opts: { netns?: Netns } = {}): Pro
 /** Writes a sysctl. */
 export async function sysctlWrite(key: string, value: string, opts: { netns?: Netns } = {}): Promise<void> {
   const rel = sysctlPath(key);
-  if (opts.netns === undefined) {
+  if (opts.netns === undefined && defaultNetns() === undefined) {
     try {
       fs.writeFileSync(`/proc/sys/${rel}`, value);
       return;

@@ -4,6 +4,7 @@
  * CNI_COMMAND set to the operation, the network config we received on stdin unchanged, and read its stdout —
  * a result for ADD, a CNI error object when it exits non-zero (its code is passed up as is).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,12 +56,18 @@ export function pluginError(status: string, stdout: string, stderr: string): Cni
 
 export type DelegateCommand = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC';
 
+/**
+ * The CNI environment of the request being served in-process (the agent's thick-plugin server): what a
+ * delegate exec gets instead of the process's own environment.
+ */
+export const requestEnv = new AsyncLocalStorage<NodeJS.ProcessEnv>();
+
 /** Runs the delegate; resolves with its stdout on success. */
 export function execDelegate(
   plugin: string,
   command: DelegateCommand,
   stdinData: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = requestEnv.getStore() ?? process.env,
 ): Promise<string> {
   const paths = (env.CNI_PATH ?? '').split(path.delimiter).filter(Boolean);
   const file = findInPath(plugin, paths);
