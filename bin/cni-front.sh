@@ -6,7 +6,7 @@
 plugin=$1
 main=$2
 root=$(dirname "$(dirname "$(readlink -f "$0")")")
-if [ -n "$TWILL_CNI_SOCKET" ] && [ -S "$TWILL_CNI_SOCKET" ] && [ -n "$CNI_COMMAND" ]; then
+if [ -n "$TWILL_CNI_SOCKET" ] && [ -S "$TWILL_CNI_SOCKET" ] && [ -n "$CNI_COMMAND" ] && command -v curl >/dev/null 2>&1; then
   exec curl -s --fail-with-body --unix-socket "$TWILL_CNI_SOCKET" --data-binary @- \
     -H 'Content-Type: application/json' -H 'Expect:' \
     -H "X-CNI-Command: $CNI_COMMAND" -H "X-CNI-ContainerID: $CNI_CONTAINERID" \
