@@ -4,6 +4,8 @@
  * namespace by twill-portmap), and deleting the pod removes the rule.
  */
 import { test } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { run, startTwill, tempDir, twillBin, waitFor, connectEventually } from '../../../test/e2e/harness.js';
 
@@ -73,6 +75,21 @@ test('a hostPort is reached from the host through the node’s address', { timeo
     const hostname = await run('curl', ['-s', '--max-time', '3', `http://${nodeIP}:18080/hostname`]);
     assert.equal(hostname.stdout, 'web');
     assert.equal((await hostportRules()).length, 1);
+
+    // On twill up too: twill exec finds the pod's namespace under the node's, and twill logs the node's data dir.
+    const resolv = await twill('exec', 'default/web', '--', 'cat', '/etc/resolv.conf');
+    assert.equal(resolv.code, 0, resolv.stderr);
+    assert.match(resolv.stdout, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
+    assert.match(resolv.stdout, /\nnameserver 10\.96\.0\.10\noptions ndots:5\n$/);
+    const addr = await twill('exec', 'web', '--', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0');
+    assert.ok(addr.stdout.includes(`inet ${pod.status.podIP}/`), addr.stdout + addr.stderr);
+    const logs = await twill('logs', 'web', '--data-dir', dir);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.ok(
+      fs.existsSync(
+        path.join(dir, 'nodes', 'node-1', 'pods', `default_web_${pod.metadata.uid}`, 'web', '0.log'),
+      ),
+    );
 
     const del = await twill('delete', 'pod', 'web');
     assert.equal(del.code, 0, del.stderr);
