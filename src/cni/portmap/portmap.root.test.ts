@@ -97,5 +97,6 @@ test('a hostPort is reached from the host through the node’s address', { timeo
   } finally {
     await up?.stop();
     await scrub(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
