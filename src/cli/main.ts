@@ -14,6 +14,7 @@ import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
 import { nodeComponents } from '../node/components.js';
+import { checkBackend } from '../overlay/component.js';
 import {
   DEFAULT_CLUSTER_NAME,
   DEFAULT_UNDERLAY_CIDR,
@@ -56,6 +57,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
     throw new TwillError(ErrorCodes.BadConfig, `--nodes: expected 0 to 200, got "${o.nodes}"`);
   }
   if (nodes > 0) checkClusterName(o.clusterName);
+  if (nodes > 0) checkBackend(o.backend);
   const cp = await startControlPlane({
     dataDir: o.dataDir,
     apiListen: o.apiListen,
@@ -134,6 +136,11 @@ addControlPlaneOptions(
     '--underlay-cidr <cidr>',
     'the nodes’ underlay subnet (host .1, node i .10+i)',
     DEFAULT_UNDERLAY_CIDR,
+  )
+  .option(
+    '--backend <name>',
+    'how pods on different nodes reach each other: vxlan, host-gw, wireguard',
+    'vxlan',
   )
   .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes) }));
 

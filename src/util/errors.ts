@@ -27,6 +27,8 @@ export const ErrorCodes = {
   LinuxExists: 'TWILL_LINUX_EXISTS',
   /** Refused before running anything (a table twill does not own, a bad name). */
   LinuxRefused: 'TWILL_LINUX_REFUSED',
+  /** host-gw: a node is not on this node's L2 segment (its underlay address is not on-link). */
+  OverlayNotOneSegment: 'TWILL_OVERLAY_NOT_ONE_SEGMENT',
   /** Anything unexpected. */
   Internal: 'TWILL_INTERNAL',
 } as const;
