@@ -15,6 +15,7 @@ import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
 import { nodeComponents } from '../node/components.js';
 import { checkBackend } from '../overlay/component.js';
+import { parseGoDuration } from '../netexec/protocol.js';
 import {
   DEFAULT_CLUSTER_NAME,
   DEFAULT_UNDERLAY_CIDR,
@@ -40,7 +41,12 @@ function addControlPlaneOptions(cmd: Command): Command {
       'pod range(s) split into node podCIDRs, CIDR[,CIDR6]',
       DEFAULTS.clusterCIDR,
     )
-    .option('--service-node-port-range <min-max>', 'NodePort range', '30000-32767');
+    .option('--service-node-port-range <min-max>', 'NodePort range', '30000-32767')
+    .option(
+      '--node-reclaim-grace-period <duration>',
+      'how long a node may be gone (no lease renewal, no heartbeat) before it is deleted and its podCIDR reclaimed (0: never)',
+      '24h',
+    );
 }
 
 function nodePortRange(s: string): { min: number; max: number } {
@@ -49,6 +55,19 @@ function nodePortRange(s: string): { min: number; max: number } {
     throw new TwillError(ErrorCodes.BadConfig, `--service-node-port-range: expected MIN-MAX, got "${s}"`);
   }
   return { min: Number(m[1]), max: Number(m[2]) };
+}
+
+function reclaimGrace(s: string): number {
+  try {
+    const ms = parseGoDuration(s);
+    if (ms >= 0) return ms;
+    throw new Error('negative');
+  } catch {
+    throw new TwillError(
+      ErrorCodes.BadConfig,
+      `--node-reclaim-grace-period: expected a duration such as 24h or 90s, got "${s}"`,
+    );
+  }
 }
 
 async function runControlPlane(o: Record<string, string>, extra: { nodes?: number }): Promise<void> {
@@ -65,6 +84,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
     serviceCIDRs: splitList(o.serviceCidr),
     clusterCIDRs: splitList(o.clusterCidr),
     nodePortRange: nodePortRange(o.serviceNodePortRange),
+    nodeReclaimGracePeriodMs: reclaimGrace(o.nodeReclaimGracePeriod),
   });
   process.stdout.write(
     `twill: API at ${cp.url}; kubeconfig: ${cp.kubeconfigPath}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`,

@@ -5,6 +5,7 @@
  */
 import type { NodeComponentFactory } from '../agent/components.js';
 import { overlayComponent } from '../overlay/component.js';
+import { nodeLeaseComponent } from '../overlay/nodelease.js';
 
 /** Flags of `twill up` / `twill agent` that configure node components (each component adds its own). */
 export type NodeComponentFlags = Record<string, unknown>;
@@ -15,5 +16,7 @@ export function nodeComponents(flags: NodeComponentFlags): NodeComponentFactory[
     ...(flags.backend !== undefined
       ? [overlayComponent({ backend: flags.backend as string, iface: flags.iface as string | undefined })]
       : []),
+    // The node's Lease in kube-node-lease: renewed while the agent lives (node lifecycle reads it).
+    nodeLeaseComponent(),
   ];
 }
