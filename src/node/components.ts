@@ -14,7 +14,19 @@ export function nodeComponents(flags: NodeComponentFlags): NodeComponentFactory[
   return [
     // The overlay runs where a backend is named: `twill up` always names one (vxlan by default).
     ...(flags.backend !== undefined
-      ? [overlayComponent({ backend: flags.backend as string, iface: flags.iface as string | undefined })]
+      ? [
+          overlayComponent({
+            backend: flags.backend as string,
+            iface: flags.iface as string | undefined,
+            clusterCIDRs:
+              typeof flags.clusterCidr === 'string'
+                ? flags.clusterCidr
+                    .split(',')
+                    .map((s) => s.trim())
+                    .filter(Boolean)
+                : undefined,
+          }),
+        ]
       : []),
     // The node's Lease in kube-node-lease: renewed while the agent lives (node lifecycle reads it).
     nodeLeaseComponent(),

@@ -31,6 +31,8 @@ import {
   podCIDRsOfNode,
 } from './lease.js';
 import { vxlanBackend } from './vxlan.js';
+import { MASQ_TABLE, renderMasq } from './masq.js';
+import { nftApply, nftDeleteTable } from '../linux/nft.js';
 import { wireguardBackend } from './wireguard.js';
 
 const log = logger('overlay');
@@ -55,6 +57,10 @@ export interface OverlayFlags {
   iface?: string;
   vxlanPort?: number;
   vni?: number;
+  /** Masquerade pods' traffic to outside the cluster (default true). */
+  ipMasq?: boolean;
+  /** The cluster's pod ranges (`--cluster-cidr`); default: every podCIDR the Nodes name. */
+  clusterCIDRs?: string[];
 }
 
 export function checkBackend(name: string | undefined): BackendType {
@@ -170,10 +176,21 @@ export async function startOverlay(ctx: NodeContext, flags: OverlayFlags): Promi
 
   let stopped = false;
   let running = false;
+  let masqScript = '';
   const syncOnce = async () => {
     dirty = false;
     const remotes = remoteLeases(informer.list(), ctx.nodeName);
     const r = await network.sync(remotes);
+    if (flags.ipMasq !== false) {
+      const script = renderMasq({
+        podCIDRs,
+        clusterCIDRs: flags.clusterCIDRs ?? [...podCIDRs, ...informer.list().flatMap(podCIDRsOfNode)],
+      });
+      if (script !== masqScript) {
+        await nftApply(script, { tables: [MASQ_TABLE], netns: ctx.netns });
+        masqScript = script;
+      }
+    }
     remoteNodes.set({ node: ctx.nodeName }, remotes.length - new Set(r.refused.map((x) => x.node)).size);
     for (const x of r.refused) log.error({ node: ctx.nodeName, remote: x.node }, x.reason);
     if (r.added || r.removed)
@@ -223,6 +240,7 @@ export async function startOverlay(ctx: NodeContext, flags: OverlayFlags): Promi
       await informer.stop();
       await loop;
       await network.close(opts?.teardown === true);
+      if (opts?.teardown) await nftDeleteTable(MASQ_TABLE, { netns: ctx.netns });
       if (opts?.teardown) fs.rmSync(path.join(dataDir, 'subnet.env'), { force: true });
     },
   };

@@ -11,6 +11,7 @@ import { kubectl, run, startTwill, tempDir, twillBin, waitFor } from '../../test
 import { Annotations } from './lease.js';
 import { vtepMac } from './vxlan.js';
 import { wireguardDevName } from './wireguard.js';
+import { startNetexec } from '../netexec/netexec.js';
 
 interface Node {
   metadata: { name: string; annotations?: Record<string, string> };
@@ -173,6 +174,24 @@ for (const c of CASES) {
         assert.equal(await reach(nsA, b.status.podIP), a.status.podIP);
         assert.equal(await reach(nsB, a.status.podIP), b.status.podIP);
 
+        // Egress outside the cluster (the host's own underlay address) leaves as the node (ipMasq).
+        const outside = await startNetexec({
+          tcpPorts: [],
+          udpPorts: [],
+          httpPort: 0,
+          host: `${c.underlay}.1`,
+        });
+        try {
+          const seen = await inPod(nsA, [
+            process.execPath,
+            '-e',
+            `fetch('http://${c.underlay}.1:${outside.httpPort}/clientip',{signal:AbortSignal.timeout(3000)}).then(r=>r.text()).then(t=>process.stdout.write(t))`,
+          ]);
+          assert.equal(seen.stdout.replace(/:\d+$/, ''), `${c.underlay}.11`, seen.stderr);
+        } finally {
+          await outside.close();
+        }
+
         // The backend's entries for node-2 on node-1.
         const cidr2 = nodes[1].spec.podCIDR!;
         const gw2 = cidr2.replace(/\.0\/\d+$/, '.0');
@@ -195,6 +214,28 @@ for (const c of CASES) {
         }
         if (c.backend === 'host-gw') {
           assert.match(await routes(), new RegExp(`^${cidr2} via ${c.underlay}\\.12 dev eth0`, 'm'));
+          // A node that joins from another segment is refused: no route to it is written.
+          await kubectl(
+            kc,
+            ['create', '-f', '-'],
+            JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'far' } }),
+          );
+          await kubectl(kc, [
+            'annotate',
+            'node',
+            'far',
+            `${Annotations.backendType}=host-gw`,
+            `${Annotations.publicIP}=198.51.100.9`,
+            `${Annotations.backendData}=null`,
+          ]);
+          const far = JSON.parse(await kubectl(kc, ['get', 'node', 'far', '-o', 'json'])) as Node;
+          assert.ok(far.spec.podCIDR);
+          await waitFor(
+            'the refusal in the log',
+            async () => /node far \(198\.51\.100\.9\) is not on this node's L2 segment/.test(twill!.stderr()),
+            5_000,
+          );
+          assert.doesNotMatch(await routes(), new RegExp(far.spec.podCIDR!.replace(/\./g, '\\.')));
         }
         if (c.backend === 'wireguard') {
           const dev = wireguardDevName('node-1', `twill-${c.cluster}-node-1`);

@@ -197,3 +197,26 @@ test('wireguard: dump parsing and peer plans', () => {
     wireguardDevName('node-1', 'twill-ovl4-node-1'),
   );
 });
+
+test('ipMasq: pod to pod returns first, then pod egress is masqueraded; one table of our own', async () => {
+  const { renderMasq } = await import('./masq.js');
+  assert.equal(
+    renderMasq({ podCIDRs: ['10.241.1.0/24', 'fd00::/64'], clusterCIDRs: ['10.241.0.0/16', 'fd00::/48'] }),
+    [
+      'add table ip twill-overlay',
+      'flush table ip twill-overlay',
+      'table ip twill-overlay {',
+      '  chain postrouting {',
+      '    type nat hook postrouting priority srcnat; policy accept;',
+      '    ip saddr 10.241.0.0/16 ip daddr 10.241.0.0/16 return comment "pod to pod: never masqueraded"',
+      '    ip saddr 10.241.1.0/24 ip daddr != 224.0.0.0/4 masquerade fully-random comment "pod egress leaves as the node"',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  assert.match(
+    renderMasq({ podCIDRs: ['10.241.1.0/24'], clusterCIDRs: ['10.241.2.0/24', '10.241.1.0/24'] }),
+    /ip saddr \{ 10\.241\.1\.0\/24, 10\.241\.2\.0\/24 \} ip daddr \{ 10\.241\.1\.0\/24, 10\.241\.2\.0\/24 \} return/,
+  );
+});
