@@ -129,6 +129,7 @@ export interface OverlayComponent extends NodeComponent {
 }
 
 export async function startOverlay(ctx: NodeContext, flags: OverlayFlags): Promise<OverlayComponent> {
+  const t0 = Date.now();
   const backend = backendFor(flags);
   const underlay = await findUnderlay(ctx, flags.iface);
   const dataDir = path.join(ctx.dataDir, 'overlay');
@@ -170,7 +171,13 @@ export async function startOverlay(ctx: NodeContext, flags: OverlayFlags): Promi
   }
   fs.writeFileSync(path.join(dataDir, 'subnet.env'), subnetEnv(network.lease, network.mtu));
   log.info(
-    { node: ctx.nodeName, backend: backend.type, underlay: underlay.dev, mtu: network.mtu },
+    {
+      node: ctx.nodeName,
+      backend: backend.type,
+      underlay: underlay.dev,
+      mtu: network.mtu,
+      ms: Date.now() - t0,
+    },
     'overlay network registered',
   );
 
