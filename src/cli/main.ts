@@ -16,6 +16,8 @@ import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
 import { nodeComponents } from '../node/components.js';
 import { checkBackend } from '../overlay/component.js';
 import { parseGoDuration } from '../netexec/protocol.js';
+import { startEtcdCluster, type EtcdCluster } from '../store/etcd-cluster.js';
+import path from 'node:path';
 import {
   DEFAULT_CLUSTER_NAME,
   DEFAULT_UNDERLAY_CIDR,
@@ -70,6 +72,26 @@ function reclaimGrace(s: string): number {
   }
 }
 
+/** `twill up --etcd N`: a local N-member etcd cluster under <data-dir>/etcd (kept, and reused next time). */
+async function startLocalEtcd(o: Record<string, string>): Promise<EtcdCluster | undefined> {
+  if (o.etcd === undefined) return undefined;
+  const n = Number(o.etcd);
+  if (!Number.isInteger(n) || n < 1 || n > 7) {
+    throw new TwillError(ErrorCodes.BadConfig, `--etcd: expected 1 to 7 members, got "${o.etcd}"`);
+  }
+  if (o.store !== 'sqlite') {
+    throw new TwillError(
+      ErrorCodes.BadConfig,
+      '--etcd starts the store itself: it cannot be used with --store',
+    );
+  }
+  const etcd = await startEtcdCluster({ members: n, dataDir: path.join(o.dataDir, 'etcd') });
+  for (const m of etcd.members) {
+    process.stdout.write(`twill: etcd member ${m.name} at ${m.clientUrl}, pid ${m.pid}, log ${m.logFile}\n`);
+  }
+  return etcd;
+}
+
 async function runControlPlane(o: Record<string, string>, extra: { nodes?: number }): Promise<void> {
   const nodes = extra.nodes ?? 0;
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 200) {
@@ -77,15 +99,26 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
   }
   if (nodes > 0) checkClusterName(o.clusterName);
   if (nodes > 0) checkBackend(o.backend);
-  const cp = await startControlPlane({
-    dataDir: o.dataDir,
-    apiListen: o.apiListen,
-    store: o.store,
-    serviceCIDRs: splitList(o.serviceCidr),
-    clusterCIDRs: splitList(o.clusterCidr),
-    nodePortRange: nodePortRange(o.serviceNodePortRange),
-    nodeReclaimGracePeriodMs: reclaimGrace(o.nodeReclaimGracePeriod),
-  });
+  const etcd = await startLocalEtcd(o);
+  let cp: Awaited<ReturnType<typeof startControlPlane>>;
+  try {
+    cp = await startControlPlane({
+      dataDir: o.dataDir,
+      apiListen: o.apiListen,
+      store: etcd ? `etcd://${etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',')}` : o.store,
+      serviceCIDRs: splitList(o.serviceCidr),
+      clusterCIDRs: splitList(o.clusterCidr),
+      nodePortRange: nodePortRange(o.serviceNodePortRange),
+      nodeReclaimGracePeriodMs: reclaimGrace(o.nodeReclaimGracePeriod),
+    });
+  } catch (err) {
+    await etcd?.stop();
+    throw err;
+  }
+  const stopCp = async () => {
+    await cp.stop();
+    await etcd?.stop();
+  };
   process.stdout.write(
     `twill: API at ${cp.url}; kubeconfig: ${cp.kubeconfigPath}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`,
   );
@@ -101,7 +134,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
         await local
           ?.stop()
           .catch((err: Error) => process.stderr.write(`twill: removing the nodes: ${err.message}\n`));
-        await cp.stop();
+        await stopCp();
       })().then(resolve, resolve);
     };
     process.on('SIGINT', stop);
@@ -131,7 +164,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
   try {
     await starting;
   } catch (err) {
-    await cp.stop();
+    await stopCp();
     throw err;
   }
   await stopped;
@@ -156,6 +189,10 @@ addControlPlaneOptions(
     '--underlay-cidr <cidr>',
     'the nodes’ underlay subnet (host .1, node i .10+i)',
     DEFAULT_UNDERLAY_CIDR,
+  )
+  .option(
+    '--etcd <members>',
+    'start a local etcd cluster of this many members under <data-dir>/etcd and keep the cluster on it',
   )
   .option(
     '--backend <name>',
