@@ -57,15 +57,15 @@ const tcp = (fromNs: string, ip: string) =>
   ]);
 
 test(
-  'agent kill and restart: connectivity stays, no entry flaps, a node deleted meanwhile is removed',
+  'agents racing get distinct subnets; agent kill and restart: connectivity stays, no entry flaps, a node deleted meanwhile is removed',
   { timeout: 180_000 },
   async () => {
     const c = await startOverlayCluster({ cluster: 'ovl4', underlayCIDR: '172.31.241.0/24', nodes: 3 });
     const monitors: Array<ReturnType<typeof spawn>> = [];
     try {
-      const a1 = await c.startNode('node-1');
-      const a2 = await c.startNode('node-2');
-      await c.startNode('node-3');
+      // Three agents racing for subnets at once never get the same one.
+      const [a1, a2, a3] = await Promise.all(['node-1', 'node-2', 'node-3'].map((n) => c.startNode(n)));
+      assert.equal(new Set([a1, a2, a3].map((a) => a.podCIDRs[0])).size, 3);
       const cidr2 = a2.podCIDRs[0];
       const a = await netexecPod(c, 'a', 'node-1');
       const b = await netexecPod(c, 'b', 'node-2');
