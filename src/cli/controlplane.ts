@@ -41,6 +41,8 @@ export interface ControlPlaneOptions {
   controllers?: boolean;
   /** Node lifecycle: how long a silent node keeps its podCIDR (default 24 h; 0: forever). */
   nodeReclaimGracePeriodMs?: number;
+  /** Node lifecycle: how long a silent node stays Ready before it turns Unknown (default 40 s). */
+  nodeMonitorGracePeriodMs?: number;
   /** How often the compactor runs, ms (default 5 minutes, as kube-apiserver compacts etcd). */
   compactIntervalMs?: number;
 }
@@ -216,6 +218,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         client,
         identity: `${os.hostname()}_${process.pid}_${api.port}`,
         nodeReclaimGracePeriodMs: opts.nodeReclaimGracePeriodMs,
+        nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs,
       });
       cleanups.push(() => ctrl.stop());
     }

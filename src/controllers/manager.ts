@@ -29,6 +29,8 @@ export interface ControllerManagerOptions {
   endpointSliceBackoffMs?: number;
   /** Node lifecycle: a node silent this long is deleted and its podCIDR reclaimed (default 24 h; 0: never). */
   nodeReclaimGracePeriodMs?: number;
+  /** Node lifecycle: a node silent this long turns Ready Unknown (default 40 s). */
+  nodeMonitorGracePeriodMs?: number;
 }
 
 export interface ControllerManager {
@@ -56,6 +58,7 @@ export async function startControllers(opts: ControllerManagerOptions): Promise<
     const nodes = new NodeLifecycleController({
       client,
       reclaimGracePeriodMs: opts.nodeReclaimGracePeriodMs,
+      monitorGracePeriodMs: opts.nodeMonitorGracePeriodMs,
     });
     running = { slices, namespaces, scheduler, nodes };
     await Promise.all([slices.start(), namespaces.start(), scheduler.start(), nodes.start()]);

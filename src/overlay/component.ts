@@ -184,10 +184,23 @@ export async function startOverlay(ctx: NodeContext, flags: OverlayFlags): Promi
   let stopped = false;
   let running = false;
   let masqScript = '';
+  let mismatched = '';
   const syncOnce = async () => {
     dirty = false;
     const remotes = remoteLeases(informer.list(), ctx.nodeName);
     const r = await network.sync(remotes);
+    // flannel does not mix backends either: a node on another backend gets nothing from this one.
+    const other = remotes
+      .filter((l) => l.backendType !== backend.type)
+      .map((l) => `${l.nodeName} (${l.backendType})`);
+    if (other.join() !== mismatched) {
+      mismatched = other.join();
+      if (other.length)
+        log.error(
+          { node: ctx.nodeName, backend: backend.type, others: other },
+          'nodes on another overlay backend are not reachable from this one',
+        );
+    }
     if (flags.ipMasq !== false) {
       const script = renderMasq({
         podCIDRs,

@@ -145,6 +145,7 @@ test(
       underlayCIDR: '172.31.240.0/24',
       nodes: 2,
       reclaimGracePeriodMs: 3000,
+      monitorGracePeriodMs: 1000,
       leaseRenewMs: 300,
       heartbeatMs: 300,
     });
@@ -195,6 +196,19 @@ test(
       // Gone past the grace period: Node and Lease deleted, entries removed on node-1, podCIDR free again.
       await c.stopNode('node-2');
       const gone = Date.now();
+      // First it turns NotReady (Ready Unknown, as kube-controller-manager marks a silent kubelet's node).
+      const unknown = await waitFor(
+        'node-2 Ready Unknown',
+        async () => {
+          const n = await c.client.get(Resources.nodes, undefined, 'node-2');
+          const ready = (
+            n.status as { conditions: Array<{ type: string; status: string; reason: string }> }
+          ).conditions.find((x) => x.type === 'Ready')!;
+          return ready.status === 'Unknown' && ready;
+        },
+        3_000,
+      );
+      assert.equal(unknown.reason, 'NodeStatusUnknown');
       await waitFor(
         'node-2 reclaimed',
         async () =>

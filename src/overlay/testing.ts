@@ -35,6 +35,7 @@ export async function startOverlayCluster(o: {
   nodes: number;
   backend?: string;
   reclaimGracePeriodMs?: number;
+  monitorGracePeriodMs?: number;
   leaseRenewMs?: number;
   heartbeatMs?: number;
 }): Promise<OverlayCluster> {
@@ -46,6 +47,7 @@ export async function startOverlayCluster(o: {
     serviceCIDRs: ['10.91.0.0/16'],
     clusterCIDRs: ['10.241.0.0/16'],
     nodeReclaimGracePeriodMs: o.reclaimGracePeriodMs ?? 0,
+    nodeMonitorGracePeriodMs: o.monitorGracePeriodMs,
   });
   const client = new ApiClient({ server: cp.url, caData: cp.caPem, token: cp.adminToken });
   let topo: Topology;

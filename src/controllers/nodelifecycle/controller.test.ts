@@ -33,3 +33,36 @@ test('a heartbeat counts as a sign of life; deleting nodes are left alone; forgo
   // A node recreated under the same name (another uid) starts afresh.
   assert.notEqual(livenessSignal(node('t'), undefined), livenessSignal(node('t', { uid: 'v' }), undefined));
 });
+
+test('a silent node turns Ready Unknown once, with the reason and message kube-controller-manager writes', async () => {
+  const { silentNodes, readyUnknown } = await import('./controller.js');
+  const status = {
+    conditions: [
+      {
+        type: 'Ready',
+        status: 'True',
+        lastHeartbeatTime: 'hb',
+        lastTransitionTime: 't0',
+        reason: 'KubeletReady',
+      },
+    ],
+  };
+  const n: KubeObject = { metadata: { name: 'n', uid: 'u' }, status };
+  const seen = new Map<string, Observation>([['n', { signal: livenessSignal(n, undefined), atMs: 0 }]]);
+  assert.deepEqual(silentNodes([n], seen, 39_999, 40_000), []);
+  assert.deepEqual(silentNodes([n], seen, 40_000, 40_000), [n]);
+  const next = readyUnknown(status, 't1');
+  assert.deepEqual(next.conditions, [
+    {
+      type: 'Ready',
+      status: 'Unknown',
+      lastHeartbeatTime: 'hb',
+      lastTransitionTime: 't1',
+      reason: 'NodeStatusUnknown',
+      message: 'Kubelet stopped posting node status.',
+    },
+  ]);
+  const marked: KubeObject = { ...n, status: next };
+  assert.deepEqual(silentNodes([marked], seen, 50_000, 40_000), [], 'once');
+  assert.equal(livenessSignal(marked, undefined), livenessSignal(n, undefined), 'marking is no sign of life');
+});

@@ -5,7 +5,10 @@
  * the lease or heartbeat change (its own clock), never from the timestamps in them, so clock skew between
  * machines cannot expire a live node, and a controller that just took over gives every node a full period.
  *
- * A node that shows no sign of life for the reclaim grace period is deleted — with preconditions on its uid
+ * A node silent for the monitor grace period (40 s) has its Ready condition set to Unknown
+ * (NodeStatusUnknown, "Kubelet stopped posting node status.") so `kubectl get nodes` says NotReady, as
+ * kube-controller-manager does; its agent's next heartbeat sets it back. A node that shows no sign of life for
+ * the reclaim grace period is deleted — with preconditions on its uid
  * and resourceVersion, so a node that renewed in the meantime is never deleted — and the API's delete hook
  * releases its podCIDR (src/controllers/allocation); its Lease goes with it. flannel's subnet leases do the
  * same with a TTL (24 h); a restarted agent within the period finds its Node and gets the same podCIDR back.
@@ -65,8 +68,45 @@ export function expiredNodes(
   return out;
 }
 
+/** Nodes silent for at least ms whose Ready condition is not Unknown yet (pure; `seen` as expiredNodes left it). */
+export function silentNodes(
+  nodes: KubeObject[],
+  seen: Map<string, Observation>,
+  nowMs: number,
+  ms: number,
+): KubeObject[] {
+  return nodes.filter((n) => {
+    const o = seen.get(n.metadata.name!);
+    const ready = (
+      (n.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []
+    ).find((c) => c.type === 'Ready');
+    return o && nowMs - o.atMs >= ms && ready && ready.status !== 'Unknown' && !n.metadata.deletionTimestamp;
+  });
+}
+
+/** The Node's status with Ready Unknown, as kube-controller-manager writes it for a silent kubelet (pure). */
+export function readyUnknown(
+  status: Record<string, unknown> | undefined,
+  now: string,
+): Record<string, unknown> {
+  const conditions = ((status?.conditions as Array<Record<string, unknown>> | undefined) ?? []).map((c) =>
+    c.type === 'Ready'
+      ? {
+          ...c,
+          status: 'Unknown',
+          reason: 'NodeStatusUnknown',
+          message: 'Kubelet stopped posting node status.',
+          lastTransitionTime: now,
+        }
+      : c,
+  );
+  return { ...(status ?? {}), conditions };
+}
+
 export interface NodeLifecycleOptions {
   client: ApiClient;
+  /** --node-monitor-grace-period: silent this long, the node's Ready turns Unknown (default 40 s). */
+  monitorGracePeriodMs?: number;
   /** How long a node may show no sign of life before it is deleted and its podCIDR reclaimed; 0 disables. */
   reclaimGracePeriodMs?: number;
   /** How often to look; default a quarter of the grace period, between 200 ms and 10 s. */
@@ -115,6 +155,24 @@ export class NodeLifecycleController {
         this.graceMs,
       );
       for (const n of expired) await this.reclaim(n);
+      const silent = silentNodes(
+        this.nodes.list(),
+        this.seen,
+        Date.now(),
+        this.opts.monitorGracePeriodMs ?? 40_000,
+      );
+      for (const n of silent) {
+        const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        await this.opts.client
+          .updateStatus(Resources.nodes, undefined, {
+            ...n,
+            status: readyUnknown(n.status as Record<string, unknown>, now),
+          })
+          .then(() => log.info({ node: n.metadata.name }, 'node stopped posting status: Ready Unknown'))
+          .catch((err) =>
+            log.debug({ node: n.metadata.name, err: (err as Error).message }, 'cannot mark the node Unknown'),
+          );
+      }
     } finally {
       this.busy = false;
     }
