@@ -159,14 +159,21 @@ export async function startOverlay(ctx: NodeContext, flags: OverlayFlags): Promi
   await informer.waitForSync();
 
   const podCIDRs = ctx.podCIDRs.filter((c) => !c.includes(':'));
-  const network = await backend.registerNetwork(
-    { nodeName: ctx.nodeName, podCIDRs, underlay, netns: ctx.netns, dataDir },
-    remoteLeases(informer.list(), ctx.nodeName),
-  );
+  let network: OverlayNetwork;
+  try {
+    network = await backend.registerNetwork(
+      { nodeName: ctx.nodeName, podCIDRs, underlay, netns: ctx.netns, dataDir },
+      remoteLeases(informer.list(), ctx.nodeName),
+    );
+  } catch (err) {
+    await informer.stop();
+    throw err;
+  }
   try {
     await publishLease(ctx, network.lease);
   } catch (err) {
     await informer.stop();
+    await network.close(false);
     throw err;
   }
   fs.writeFileSync(path.join(dataDir, 'subnet.env'), subnetEnv(network.lease, network.mtu));

@@ -237,3 +237,34 @@ test(
     }
   },
 );
+
+test('host-gw refuses to start when a known node is not on its L2 segment', { timeout: 60_000 }, async () => {
+  const c = await startOverlayCluster({
+    cluster: 'ovl7',
+    underlayCIDR: '172.31.239.0/24',
+    nodes: 1,
+    backend: 'host-gw',
+  });
+  try {
+    await c.client.create(Resources.nodes, undefined, {
+      metadata: {
+        name: 'far',
+        annotations: {
+          'overlay.twill.dev/backend-type': 'host-gw',
+          'overlay.twill.dev/public-ip': '198.51.100.9',
+          'overlay.twill.dev/backend-data': 'null',
+        },
+      },
+      spec: {},
+    });
+    await assert.rejects(c.startNode('node-1'), {
+      code: 'TWILL_OVERLAY_NOT_ONE_SEGMENT',
+      message:
+        "host-gw: node far (198.51.100.9) is not on this node's L2 segment 172.31.239.0/24 (eth0); host-gw needs every node on one segment: use --backend vxlan",
+    });
+    // Nothing was written for it.
+    assert.equal((await nodeRun(c, 'node-1', ['ip', 'route', 'show', 'proto', '77'])).stdout, '');
+  } finally {
+    await c.stop();
+  }
+});

@@ -103,6 +103,10 @@ export async function startOverlayCluster(o: {
         netns: n.netns,
         components,
         heartbeatMs: o.heartbeatMs,
+      }).catch((err: unknown) => {
+        c.close();
+        clients.delete(name);
+        throw err;
       });
       agents.set(name, agent);
       return agent;
