@@ -39,6 +39,10 @@ export interface ControlPlaneOptions {
   nodePortRange?: { min: number; max: number };
   /** Run the controllers (with leader election). Default true. */
   controllers?: boolean;
+  /** Node lifecycle: how long a silent node keeps its podCIDR (default 24 h; 0: forever). */
+  nodeReclaimGracePeriodMs?: number;
+  /** Node lifecycle: how long a silent node stays Ready before it turns Unknown (default 40 s). */
+  nodeMonitorGracePeriodMs?: number;
   /** How often the compactor runs, ms (default 5 minutes, as kube-apiserver compacts etcd). */
   compactIntervalMs?: number;
 }
@@ -213,6 +217,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       const ctrl = await startControllers({
         client,
         identity: `${os.hostname()}_${process.pid}_${api.port}`,
+        nodeReclaimGracePeriodMs: opts.nodeReclaimGracePeriodMs,
+        nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs,
       });
       cleanups.push(() => ctrl.stop());
     }

@@ -15,6 +15,10 @@ import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
 import { nodeComponents } from '../node/components.js';
+import { checkBackend } from '../overlay/component.js';
+import { parseGoDuration } from '../netexec/protocol.js';
+import { startEtcdCluster, type EtcdCluster } from '../store/etcd-cluster.js';
+import path from 'node:path';
 import {
   DEFAULT_CLUSTER_NAME,
   DEFAULT_UNDERLAY_CIDR,
@@ -40,7 +44,12 @@ function addControlPlaneOptions(cmd: Command): Command {
       'pod range(s) split into node podCIDRs, CIDR[,CIDR6]',
       DEFAULTS.clusterCIDR,
     )
-    .option('--service-node-port-range <min-max>', 'NodePort range', '30000-32767');
+    .option('--service-node-port-range <min-max>', 'NodePort range', '30000-32767')
+    .option(
+      '--node-reclaim-grace-period <duration>',
+      'how long a node may be gone (no lease renewal, no heartbeat) before it is deleted and its podCIDR reclaimed (0: never)',
+      '24h',
+    );
 }
 
 function nodePortRange(s: string): { min: number; max: number } {
@@ -51,20 +60,66 @@ function nodePortRange(s: string): { min: number; max: number } {
   return { min: Number(m[1]), max: Number(m[2]) };
 }
 
+function reclaimGrace(s: string): number {
+  try {
+    const ms = parseGoDuration(s);
+    if (ms >= 0) return ms;
+    throw new Error('negative');
+  } catch {
+    throw new TwillError(
+      ErrorCodes.BadConfig,
+      `--node-reclaim-grace-period: expected a duration such as 24h or 90s, got "${s}"`,
+    );
+  }
+}
+
+/** `twill up --etcd N`: a local N-member etcd cluster under <data-dir>/etcd (kept, and reused next time). */
+async function startLocalEtcd(o: Record<string, string>): Promise<EtcdCluster | undefined> {
+  if (o.etcd === undefined) return undefined;
+  const n = Number(o.etcd);
+  if (!Number.isInteger(n) || n < 1 || n > 7) {
+    throw new TwillError(ErrorCodes.BadConfig, `--etcd: expected 1 to 7 members, got "${o.etcd}"`);
+  }
+  if (o.store !== 'sqlite') {
+    throw new TwillError(
+      ErrorCodes.BadConfig,
+      '--etcd starts the store itself: it cannot be used with --store',
+    );
+  }
+  const etcd = await startEtcdCluster({ members: n, dataDir: path.join(o.dataDir, 'etcd') });
+  for (const m of etcd.members) {
+    process.stdout.write(`twill: etcd member ${m.name} at ${m.clientUrl}, pid ${m.pid}, log ${m.logFile}\n`);
+  }
+  return etcd;
+}
+
 async function runControlPlane(o: Record<string, string>, extra: { nodes?: number }): Promise<void> {
   const nodes = extra.nodes ?? 0;
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 200) {
     throw new TwillError(ErrorCodes.BadConfig, `--nodes: expected 0 to 200, got "${o.nodes}"`);
   }
   if (nodes > 0) checkClusterName(o.clusterName);
-  const cp = await startControlPlane({
-    dataDir: o.dataDir,
-    apiListen: o.apiListen,
-    store: o.store,
-    serviceCIDRs: splitList(o.serviceCidr),
-    clusterCIDRs: splitList(o.clusterCidr),
-    nodePortRange: nodePortRange(o.serviceNodePortRange),
-  });
+  if (nodes > 0) checkBackend(o.backend);
+  const etcd = await startLocalEtcd(o);
+  let cp: Awaited<ReturnType<typeof startControlPlane>>;
+  try {
+    cp = await startControlPlane({
+      dataDir: o.dataDir,
+      apiListen: o.apiListen,
+      store: etcd ? `etcd://${etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',')}` : o.store,
+      serviceCIDRs: splitList(o.serviceCidr),
+      clusterCIDRs: splitList(o.clusterCidr),
+      nodePortRange: nodePortRange(o.serviceNodePortRange),
+      nodeReclaimGracePeriodMs: reclaimGrace(o.nodeReclaimGracePeriod),
+    });
+  } catch (err) {
+    await etcd?.stop();
+    throw err;
+  }
+  const stopCp = async () => {
+    await cp.stop();
+    await etcd?.stop();
+  };
   process.stdout.write(
     `twill: API at ${cp.url}; kubeconfig: ${cp.kubeconfigPath}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`,
   );
@@ -80,7 +135,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
         await local
           ?.stop()
           .catch((err: Error) => process.stderr.write(`twill: removing the nodes: ${err.message}\n`));
-        await cp.stop();
+        await stopCp();
       })().then(resolve, resolve);
     };
     process.on('SIGINT', stop);
@@ -110,7 +165,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
   try {
     await starting;
   } catch (err) {
-    await cp.stop();
+    await stopCp();
     throw err;
   }
   await stopped;
@@ -135,6 +190,15 @@ addControlPlaneOptions(
     '--underlay-cidr <cidr>',
     'the nodes’ underlay subnet (host .1, node i .10+i)',
     DEFAULT_UNDERLAY_CIDR,
+  )
+  .option(
+    '--etcd <members>',
+    'start a local etcd cluster of this many members under <data-dir>/etcd and keep the cluster on it',
+  )
+  .option(
+    '--backend <name>',
+    'how pods on different nodes reach each other: vxlan, host-gw, wireguard',
+    'vxlan',
   )
   .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes) }));
 

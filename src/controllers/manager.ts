@@ -10,6 +10,7 @@ import { EndpointSliceController } from './endpointslice/controller.js';
 import { NamespaceController } from './namespace/controller.js';
 import { LeaderElector } from './leader/election.js';
 import { SchedulerController } from './scheduler/controller.js';
+import { NodeLifecycleController } from './nodelifecycle/controller.js';
 
 const log = logger('controller-manager');
 
@@ -26,6 +27,10 @@ export interface ControllerManagerOptions {
   retryPeriodMs?: number;
   /** Retry backoff of the EndpointSlice controller (default 1 s base). */
   endpointSliceBackoffMs?: number;
+  /** Node lifecycle: a node silent this long is deleted and its podCIDR reclaimed (default 24 h; 0: never). */
+  nodeReclaimGracePeriodMs?: number;
+  /** Node lifecycle: a node silent this long turns Ready Unknown (default 40 s). */
+  nodeMonitorGracePeriodMs?: number;
 }
 
 export interface ControllerManager {
@@ -37,7 +42,12 @@ export interface ControllerManager {
 export async function startControllers(opts: ControllerManagerOptions): Promise<ControllerManager> {
   const { client } = opts;
   let running:
-    | { slices: EndpointSliceController; namespaces: NamespaceController; scheduler: SchedulerController }
+    | {
+        slices: EndpointSliceController;
+        namespaces: NamespaceController;
+        scheduler: SchedulerController;
+        nodes: NodeLifecycleController;
+      }
     | undefined;
   let starting: Promise<void> | undefined;
 
@@ -45,15 +55,20 @@ export async function startControllers(opts: ControllerManagerOptions): Promise<
     const slices = new EndpointSliceController({ client, baseBackoffMs: opts.endpointSliceBackoffMs });
     const namespaces = new NamespaceController({ client });
     const scheduler = new SchedulerController({ client });
-    running = { slices, namespaces, scheduler };
-    await Promise.all([slices.start(), namespaces.start(), scheduler.start()]);
+    const nodes = new NodeLifecycleController({
+      client,
+      reclaimGracePeriodMs: opts.nodeReclaimGracePeriodMs,
+      monitorGracePeriodMs: opts.nodeMonitorGracePeriodMs,
+    });
+    running = { slices, namespaces, scheduler, nodes };
+    await Promise.all([slices.start(), namespaces.start(), scheduler.start(), nodes.start()]);
     log.info({ identity: opts.identity }, 'controllers running');
   };
   const stopAll = async () => {
     const r = running;
     running = undefined;
     // Stopping the informers first also releases a start that is still waiting for its first list.
-    if (r) await Promise.all([r.slices.stop(), r.namespaces.stop(), r.scheduler.stop()]);
+    if (r) await Promise.all([r.slices.stop(), r.namespaces.stop(), r.scheduler.stop(), r.nodes.stop()]);
     await starting?.catch(() => undefined);
   };
 

@@ -4,10 +4,31 @@
  * NetworkPolicy enforcement. `twill up` and `twill agent` both build their list here, from their flags.
  */
 import type { NodeComponentFactory } from '../agent/components.js';
+import { overlayComponent } from '../overlay/component.js';
+import { nodeLeaseComponent } from '../overlay/nodelease.js';
 
 /** Flags of `twill up` / `twill agent` that configure node components (each component adds its own). */
 export type NodeComponentFlags = Record<string, unknown>;
 
-export function nodeComponents(_flags: NodeComponentFlags): NodeComponentFactory[] {
-  return [];
+export function nodeComponents(flags: NodeComponentFlags): NodeComponentFactory[] {
+  return [
+    // The overlay runs where a backend is named: `twill up` always names one (vxlan by default).
+    ...(flags.backend !== undefined
+      ? [
+          overlayComponent({
+            backend: flags.backend as string,
+            iface: flags.iface as string | undefined,
+            clusterCIDRs:
+              typeof flags.clusterCidr === 'string'
+                ? flags.clusterCidr
+                    .split(',')
+                    .map((s) => s.trim())
+                    .filter(Boolean)
+                : undefined,
+          }),
+        ]
+      : []),
+    // The node's Lease in kube-node-lease: renewed while the agent lives (node lifecycle reads it).
+    nodeLeaseComponent(),
+  ];
 }

@@ -33,6 +33,8 @@ export const ErrorCodes = {
   ContainerNotFound: 'TWILL_CONTAINER_NOT_FOUND',
   /** `twill logs`: no log file for that container run under the data dir. */
   LogNotFound: 'TWILL_LOG_NOT_FOUND',
+  /** host-gw: a node is not on this node's L2 segment (its underlay address is not on-link). */
+  OverlayNotOneSegment: 'TWILL_OVERLAY_NOT_ONE_SEGMENT',
   /** Anything unexpected. */
   Internal: 'TWILL_INTERNAL',
 } as const;
