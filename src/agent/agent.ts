@@ -137,9 +137,12 @@ export function defaultConfList(o: {
   ipMasq: boolean;
   ipamDataDir: string;
   podCIDRFile: string;
+  /** Pods' interface MTU (the overlay's); default: the plugin's (the bridge's or 1500). */
+  mtu?: number;
 }) {
   return conflist({
     bridge: o.bridge,
+    mtu: o.mtu,
     ipMasq: o.ipMasq,
     portmap: true,
     cniVersion: '1.1.0',
@@ -351,7 +354,27 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const podCIDRs = podCIDRsOf(node);
   writeFileAtomic(podCIDRFile, podCIDRFileText(nodeName, podCIDRs));
 
-  // 2. The network config: the conf dir's first, or ours.
+  // 2. The node components (overlay, Services, NetworkPolicy), before any pod needs them; the overlay's MTU
+  // sets the pods' (flannel's subnet.env).
+  let components: NodeComponent[];
+  try {
+    components = await startComponents(opts.components ?? [], {
+      client,
+      nodeName,
+      node,
+      podCIDRs,
+      nodeIP: opts.nodeIP,
+      netns: opts.netns,
+      dataDir,
+    });
+  } catch (err) {
+    await thick?.close();
+    throw err;
+  }
+  const podMTUs = components.map((c) => c.podMTU).filter((m): m is number => m !== undefined);
+  const podMTU = podMTUs.length > 0 ? Math.min(...podMTUs) : undefined;
+
+  // 2b. The network config: the conf dir's first, or ours.
   fs.mkdirSync(opts.cniConfDir, { recursive: true });
   if (!loadDefaultConfList(opts.cniConfDir)) {
     const conf = defaultConfList({
@@ -359,6 +382,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       ipMasq: opts.ipMasq ?? false,
       ipamDataDir: path.join(dataDir, 'cni', 'networks'),
       podCIDRFile,
+      mtu: podMTU,
     });
     writeFileAtomic(path.join(opts.cniConfDir, '10-twill.conflist'), JSON.stringify(conf, null, 2) + '\n');
   }
@@ -381,24 +405,6 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     heartbeat().catch((err) => log.warn({ err: (err as Error).message }, 'node status update failed'));
   }, opts.heartbeatMs ?? 10_000);
   heartbeatTimer.unref();
-
-  // 3b. The node components (overlay, Services, NetworkPolicy), before any pod needs them.
-  let components: NodeComponent[];
-  try {
-    components = await startComponents(opts.components ?? [], {
-      client,
-      nodeName,
-      node,
-      podCIDRs,
-      nodeIP: opts.nodeIP,
-      netns: opts.netns,
-      dataDir,
-    });
-  } catch (err) {
-    clearInterval(heartbeatTimer);
-    await thick?.close();
-    throw err;
-  }
 
   // 4. Pods bound to this node.
   const runtimes = new Map<string, PodRuntime>();

@@ -34,6 +34,9 @@ export interface AgentFlags {
   clusterDns: string;
   clusterDomain: string;
   resolvConf: string;
+  /** The overlay (src/overlay/): runs when either is given; --iface alone means vxlan. */
+  backend?: string;
+  iface?: string;
 }
 
 /** The ApiClient the flags name: the kubeconfig's credentials, its server unless --api is given. */
@@ -71,7 +74,10 @@ async function runAgent(o: AgentFlags): Promise<void> {
       .filter(Boolean),
     clusterDomain: o.clusterDomain,
     resolvConf: o.resolvConf,
-    components: nodeComponents(o as unknown as Record<string, unknown>),
+    components: nodeComponents({
+      ...o,
+      backend: o.backend ?? (o.iface !== undefined ? 'vxlan' : undefined),
+    } as unknown as Record<string, unknown>),
   });
   process.stderr.write(`twill agent: node ${o.node}, podCIDRs ${agent.podCIDRs.join(',')}\n`);
   await new Promise<void>((resolve) => {
@@ -113,5 +119,10 @@ export function registerAgentCommand(program: Command): void {
     )
     .option('--cluster-domain <domain>', 'the cluster domain in pods’ search paths', 'cluster.local')
     .option('--resolv-conf <file>', 'the node’s resolver config, for dnsPolicy Default', '/etc/resolv.conf')
+    .option(
+      '--backend <type>',
+      'overlay to the other nodes: vxlan, host-gw or wireguard (default: none; vxlan when --iface is given)',
+    )
+    .option('--iface <dev>', 'the underlay device the overlay uses (default: the one holding --node-ip)')
     .action(async (o: AgentFlags) => runAgent(o));
 }

@@ -31,6 +31,8 @@ export interface NodeContext {
 
 export interface NodeComponent {
   readonly name: string;
+  /** The largest MTU pods' interfaces may have on this node (the overlay's); the agent's conflist takes it. */
+  readonly podMTU?: number;
   /** Stops watching; with `teardown`, also removes the kernel state the component made. */
   stop(opts?: { teardown?: boolean }): Promise<void>;
 }

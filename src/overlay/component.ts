@@ -258,6 +258,7 @@ export async function startOverlay(ctx: NodeContext, flags: OverlayFlags): Promi
   return {
     name: 'overlay',
     network,
+    podMTU: network.mtu,
     async settled() {
       while (!stopped && (dirty || running)) await new Promise((r) => setTimeout(r, 20));
     },

@@ -20,9 +20,10 @@ interface Node {
 }
 
 const CASES = [
-  { backend: 'vxlan', cluster: 'ovl1', underlay: '172.31.241' },
-  { backend: 'host-gw', cluster: 'ovl2', underlay: '172.31.240' },
-  { backend: 'wireguard', cluster: 'ovl3', underlay: '172.31.239' },
+  // podMTU: the underlay's 1500 less the backend's encapsulation (flannel's subnet.env MTU), which pods get.
+  { backend: 'vxlan', cluster: 'ovl1', underlay: '172.31.241', podMTU: 1450 },
+  { backend: 'host-gw', cluster: 'ovl2', underlay: '172.31.240', podMTU: 1500 },
+  { backend: 'wireguard', cluster: 'ovl3', underlay: '172.31.239', podMTU: 1420 },
 ] as const;
 
 async function scrub(cluster: string, dataDir: string): Promise<void> {
@@ -170,6 +171,8 @@ for (const c of CASES) {
         assert.notEqual(a.status.hostIP, b.status.hostIP);
         const nsA = await podNetns(c.cluster, 'node-1');
         const nsB = await podNetns(c.cluster, 'node-2');
+        const eth0 = (await inPod(nsA, ['ip', 'link', 'show', 'eth0'])).stdout;
+        assert.match(eth0, new RegExp(`mtu ${c.podMTU} `), `pod eth0 on ${c.backend}: ${eth0}`);
         // Both directions, and the server sees the client pod's own address (pod-to-pod is never masqueraded).
         assert.equal(await reach(nsA, b.status.podIP), a.status.podIP);
         assert.equal(await reach(nsB, a.status.podIP), b.status.podIP);
