@@ -1,0 +1,278 @@
+/**
+ * NetworkPolicy → nftables, as a pure function: (policies, pods, namespaces, node) → the text of one `nft -f`
+ * transaction that replaces `table inet twill-policy`.
+ *
+ * Design (built for scale: nothing grows with pairs of pods):
+ * - Every policy rule becomes a few named sets: its pod peers' addresses (`pN-in0-peers4`), its numeric ports
+ *   as `l4proto . port` intervals (`pN-in0-ports`), and its named ports resolved per destination pod as
+ *   `address . l4proto . port` (`pN-in0-named4`). ipBlocks stay in the rule (`ip saddr CIDR ip saddr != {…}`).
+ * - Local pods are grouped by the set of policies that isolate them in a direction; each group is one chain
+ *   holding the rules of those policies, each of which `return`s when it allows the packet. A verdict map
+ *   keyed by pod address (`ingress4`: destination → `jump ingress-gK`) sends the first packet of a connection
+ *   to its group; falling off the end of the group chain denies (rate-limited nflog, then drop or reject).
+ *   A `return` resumes the base chain, so a packet between two local pods is checked for the source's egress
+ *   and then for the destination's ingress.
+ * - The base chains accept `ct state established,related` first: replies to an allowed connection are
+ *   always allowed. `forward` sees pod-to-pod traffic on this node (bridged, with bridge-nf-call-iptables) and
+ *   across nodes (routed); `input` checks egress of local pods towards the node itself. There is no output
+ *   chain: traffic from a pod's own node is always allowed.
+ * Only pods on this node get verdict-map entries; peer sets hold every pod of the cluster.
+ */
+import {
+  policySelects,
+  peerSelectsPod,
+  type Direction,
+  type Policy,
+  type PolicyPod,
+  type PolicyRule,
+  type PolicyState,
+  type Protocol,
+} from './semantics.js';
+
+export const POLICY_TABLE = { family: 'inet' as const, name: 'twill-policy' };
+
+export interface RenderOptions {
+  /** Only pods on this node are enforced (all pods when undefined: tests and the tracer). */
+  nodeName?: string;
+  /** What a denied packet gets: `drop` (default) or `reject` (ICMP administratively prohibited / TCP RST). */
+  deny?: 'drop' | 'reject';
+  /** nflog group of the denial log (rate-limited); undefined: no log. */
+  logGroup?: number;
+  /** Denials logged per second per group chain (default 10). */
+  logRate?: number;
+}
+
+type Fam = 4 | 6;
+const isV6 = (ip: string) => ip.includes(':');
+const famOf = (ip: string): Fam => (isV6(ip) ? 6 : 4);
+const ipKw = (f: Fam) => (f === 4 ? 'ip' : 'ip6');
+const addrType = (f: Fam) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
+const proto = (p: Protocol) => p.toLowerCase();
+
+/** nft quoted strings: our names are DNS labels and subdomains, so only a length cap matters. */
+function quote(s: string, max = 120): string {
+  return `"${s.replace(/["\\]/g, '').slice(0, max)}"`;
+}
+
+interface RuleSets {
+  decl: string[];
+  /** nft rule bodies (without the trailing verdict), one per alternative; empty: the rule matches nothing. */
+  matches: string[];
+}
+
+/** Sets and matches of one policy rule. */
+function renderRule(
+  state: PolicyState,
+  policy: Policy,
+  rule: PolicyRule,
+  dir: Direction,
+  id: string,
+  families: Set<Fam>,
+): RuleSets {
+  const decl: string[] = [];
+  const remote = dir === 'ingress' ? 'saddr' : 'daddr';
+  const pods = state.pods.filter((p) => p.ips.length > 0);
+
+  // Peers: undefined → every peer.
+  const peerAlts = new Map<Fam, string[]>([
+    [4, []],
+    [6, []],
+  ]);
+  if (!rule.peers) {
+    for (const f of families) peerAlts.get(f)!.push('');
+  } else {
+    const addrs = new Set<string>();
+    for (const peer of rule.peers) {
+      if (peer.kind === 'ipBlock') {
+        const f = famOf(peer.cidr);
+        const ex = peer.except.filter((e) => famOf(e) === f);
+        peerAlts
+          .get(f)!
+          .push(
+            `${ipKw(f)} ${remote} ${peer.cidr}${ex.length ? ` ${ipKw(f)} ${remote} != { ${ex.join(', ')} }` : ''}`,
+          );
+      } else {
+        for (const p of pods)
+          if (peerSelectsPod(state, peer, policy.namespace, p)) for (const ip of p.ips) addrs.add(ip);
+      }
+    }
+    for (const f of [4, 6] as Fam[]) {
+      const mine = [...addrs].filter((a) => famOf(a) === f);
+      if (mine.length === 0) continue;
+      const name = `${id}-peers${f}`;
+      decl.push(`\tset ${name} {\n\t\ttype ${addrType(f)}\n\t\telements = { ${mine.join(', ')} }\n\t}`);
+      peerAlts.get(f)!.unshift(`${ipKw(f)} ${remote} @${name}`);
+    }
+  }
+
+  // Ports: undefined → every port.
+  const portAlts = new Map<Fam, string[]>([
+    [4, []],
+    [6, []],
+  ]);
+  if (!rule.ports) {
+    for (const f of families) portAlts.get(f)!.push('');
+  } else {
+    const numeric: string[] = [];
+    const named = new Map<Fam, Set<string>>([
+      [4, new Set()],
+      [6, new Set()],
+    ]);
+    for (const p of rule.ports) {
+      if (p.port === undefined) numeric.push(`${proto(p.protocol)} . 0-65535`);
+      else if (typeof p.port === 'number')
+        numeric.push(
+          `${proto(p.protocol)} . ${p.endPort !== undefined && p.endPort !== p.port ? `${p.port}-${p.endPort}` : p.port}`,
+        );
+      else {
+        // A named port means, on each destination pod, the container port of that name and protocol. For
+        // ingress the destinations are the policy's own pods; for egress, any pod.
+        const dsts = dir === 'ingress' ? pods.filter((d) => policySelects(policy, d)) : pods;
+        for (const d of dsts)
+          for (const c of d.ports)
+            if (c.name === p.port && c.protocol === p.protocol)
+              for (const ip of d.ips)
+                named.get(famOf(ip))!.add(`${ip} . ${proto(p.protocol)} . ${c.containerPort}`);
+      }
+    }
+    if (numeric.length) {
+      const name = `${id}-ports`;
+      decl.push(
+        `\tset ${name} {\n\t\ttype inet_proto . inet_service\n\t\tflags interval\n\t\telements = { ${numeric.join(', ')} }\n\t}`,
+      );
+      for (const f of families) portAlts.get(f)!.push(`meta l4proto . th dport @${name}`);
+    }
+    for (const f of [4, 6] as Fam[]) {
+      const els = [...named.get(f)!];
+      if (els.length === 0) continue;
+      const name = `${id}-named${f}`;
+      decl.push(
+        `\tset ${name} {\n\t\ttype ${addrType(f)} . inet_proto . inet_service\n\t\telements = { ${els.join(', ')} }\n\t}`,
+      );
+      portAlts.get(f)!.push(`${ipKw(f)} daddr . meta l4proto . th dport @${name}`);
+    }
+  }
+
+  const matches = new Set<string>();
+  for (const f of [4, 6] as Fam[])
+    for (const peer of peerAlts.get(f)!)
+      for (const port of portAlts.get(f)!) {
+        // A family-less alternative (every peer, numeric or every port) would also match the other family:
+        // the verdict maps already split by family, so one copy is enough.
+        matches.add([peer, port].filter(Boolean).join(' '));
+      }
+  return { decl, matches: [...matches] };
+}
+
+/** A local pod's groups: the ids of the policies isolating it for each direction. */
+function isolation(policies: Policy[], pod: PolicyPod, dir: Direction): number[] {
+  const out: number[] = [];
+  policies.forEach((p, i) => {
+    if ((dir === 'ingress' ? p.ingressIsolation : p.egressIsolation) && policySelects(p, pod)) out.push(i);
+  });
+  return out;
+}
+
+/** The nft script that replaces the table. */
+export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): string {
+  const policies = [...state.policies].sort((a, b) =>
+    `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+  );
+  const sorted: PolicyState = { ...state, policies };
+  const families = new Set<Fam>([4]);
+  for (const p of state.pods) for (const ip of p.ips) families.add(famOf(ip));
+
+  const local = state.pods.filter(
+    (p) =>
+      !p.hostNetwork && p.ips.length > 0 && (opts.nodeName === undefined || p.nodeName === opts.nodeName),
+  );
+
+  // Groups per direction: key "1,4,7" → pods.
+  const groups: Record<Direction, Map<string, PolicyPod[]>> = { ingress: new Map(), egress: new Map() };
+  for (const pod of local)
+    for (const dir of ['ingress', 'egress'] as Direction[]) {
+      const ids = isolation(policies, pod, dir);
+      if (ids.length === 0) continue;
+      const key = ids.join(',');
+      const g = groups[dir].get(key) ?? [];
+      g.push(pod);
+      groups[dir].set(key, g);
+    }
+
+  // Only the rules of policies some local pod uses are rendered.
+  const sets: string[] = [];
+  const ruleMatches = new Map<string, { comment: string; matches: string[] }[]>();
+  const used = new Set<string>();
+  for (const dir of ['ingress', 'egress'] as Direction[])
+    for (const key of groups[dir].keys()) for (const id of key.split(',')) used.add(`${dir}:${id}`);
+  for (const u of [...used].sort()) {
+    const [dir, idText] = u.split(':') as [Direction, string];
+    const i = Number(idText);
+    const pol = policies[i];
+    const rules = dir === 'ingress' ? pol.ingress : pol.egress;
+    const out: { comment: string; matches: string[] }[] = [];
+    rules.forEach((rule, j) => {
+      const r = renderRule(sorted, pol, rule, dir, `p${i}-${dir === 'ingress' ? 'in' : 'eg'}${j}`, families);
+      sets.push(...r.decl);
+      out.push({ comment: `${pol.namespace}/${pol.name} ${dir}[${j}]`, matches: r.matches });
+    });
+    ruleMatches.set(u, out);
+  }
+
+  const denyStmt = opts.deny === 'reject' ? 'reject with icmpx admin-prohibited' : 'drop';
+  const chains: string[] = [];
+  const maps: Record<string, string[]> = { ingress4: [], ingress6: [], egress4: [], egress6: [] };
+  for (const dir of ['ingress', 'egress'] as Direction[]) {
+    let k = 0;
+    for (const [key, pods] of [...groups[dir].entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const chain = `${dir}-g${k++}`;
+      const ids = key.split(',').map(Number);
+      const names = ids.map((i) => `${policies[i].namespace}/${policies[i].name}`);
+      const shown = pods.slice(0, 8).map((p) => `${p.namespace}/${p.name}`);
+      if (pods.length > 8) shown.push(`and ${pods.length - 8} more`);
+      const lines: string[] = [`\t\t# ${dir} of ${shown.join(' ')}`];
+      lines.push(`\t\t# policies: ${names.join(' ')}`);
+      for (const id of ids)
+        for (const r of ruleMatches.get(`${dir}:${id}`) ?? [])
+          for (const m of r.matches) lines.push(`\t\t${m ? `${m} ` : ''}return comment ${quote(r.comment)}`);
+      if (opts.logGroup !== undefined) {
+        const prefix = `twill-policy deny ${dir} `;
+        lines.push(
+          `\t\tlimit rate ${opts.logRate ?? 10}/second log prefix ${quote(prefix)} group ${opts.logGroup}`,
+        );
+      }
+      lines.push(`\t\t${denyStmt}`);
+      chains.push(`\tchain ${chain} {\n${lines.join('\n')}\n\t}`);
+      for (const p of pods) for (const ip of p.ips) maps[`${dir}${famOf(ip)}`].push(`${ip} : jump ${chain}`);
+    }
+  }
+
+  const mapDecl = Object.entries(maps).map(([name, els]) => {
+    const body = [`\t\ttype ${addrType(name.endsWith('6') ? 6 : 4)} : verdict`];
+    if (els.length) body.push(`\t\telements = { ${els.join(', ')} }`);
+    return `\tmap ${name} {\n${body.join('\n')}\n\t}`;
+  });
+  const base = (hook: string, withIngress: boolean) => {
+    const rules = [
+      `\t\ttype filter hook ${hook} priority filter; policy accept;`,
+      `\t\tct state established,related accept`,
+      `\t\tip saddr vmap @egress4`,
+      `\t\tip6 saddr vmap @egress6`,
+    ];
+    if (withIngress) rules.push(`\t\tip daddr vmap @ingress4`, `\t\tip6 daddr vmap @ingress6`);
+    return `\tchain ${hook} {\n${rules.join('\n')}\n\t}`;
+  };
+
+  return [
+    `add table inet twill-policy`,
+    `delete table inet twill-policy`,
+    `table inet twill-policy {`,
+    ...sets,
+    ...chains,
+    ...mapDecl,
+    base('forward', true),
+    base('input', false),
+    `}`,
+    '',
+  ].join('\n');
+}
