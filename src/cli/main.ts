@@ -10,6 +10,7 @@ import { DEFAULTS, startControlPlane } from './controlplane.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerWorkloadCommands } from '../netexec/cli.js';
 import { registerAgentCommand } from '../agent/cli.js';
+import { registerPolicyCommands } from '../policy/cli.js';
 import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
@@ -187,6 +188,7 @@ program
 registerClientCommands(program);
 registerWorkloadCommands(program);
 registerAgentCommand(program);
+registerPolicyCommands(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

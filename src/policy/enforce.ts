@@ -1,0 +1,154 @@
+/**
+ * NetworkPolicy enforcement on one node, as a NodeComponent: informers on NetworkPolicies, Pods and Namespaces
+ * only record that something changed; one sync loop renders the whole table (render.ts, pure) and applies it
+ * with one `nft -f` transaction in the node's namespace. A render equal to the last applied one is not applied
+ * again (pod status churn costs one render, no kernel work); a failed apply is retried after a short backoff.
+ * The kube-proxy nftables pattern, without partial syncs yet: the table is replaced atomically each time.
+ */
+import type { NodeComponent, NodeComponentFactory, NodeContext } from '../agent/components.js';
+import { Informer } from '../client/informer.js';
+import { Resources } from '../client/rest.js';
+import { LinuxErrorCodes, isLinuxError } from '../linux/exec.js';
+import { nftApply, nftDeleteTable } from '../linux/nft.js';
+import { sysctlWrite } from '../linux/sysctl.js';
+import type { KubeObject } from '../model/types.js';
+import { logger } from '../util/log.js';
+import { policyMetrics } from './metrics.js';
+import { POLICY_TABLE, renderPolicies, type RenderOptions } from './render.js';
+import { stateFromObjects } from './semantics.js';
+
+const log = logger('policy');
+
+export interface PolicyEnforcerOptions {
+  deny?: RenderOptions['deny'];
+  /** nflog group of the (rate-limited) denial log; default 100; null: no log. */
+  logGroup?: number | null;
+  /** Changes arriving within this time are applied together (default 10 ms). */
+  batchMs?: number;
+}
+
+export interface PolicyEnforcer extends NodeComponent {
+  /** Resolves once everything seen so far is in the kernel (for tests). */
+  synced(): Promise<void>;
+  /** How many transactions were applied. */
+  readonly applied: number;
+}
+
+export async function startPolicyEnforcer(
+  ctx: NodeContext,
+  opts: PolicyEnforcerOptions = {},
+): Promise<PolicyEnforcer> {
+  const netns = ctx.netns;
+  // Pods of one node share a bridge: without bridge-nf-call-iptables their packets would never reach the inet
+  // forward hook. The sysctl is per network namespace.
+  for (const key of ['net/bridge/bridge-nf-call-iptables', 'net/bridge/bridge-nf-call-ip6tables']) {
+    try {
+      await sysctlWrite(key, '1', { netns });
+    } catch (err) {
+      if (!isLinuxError(err, LinuxErrorCodes.NotFound)) throw err;
+      log.warn({ key }, 'br_netfilter is not loaded: traffic between pods on one bridge is not filtered');
+    }
+  }
+  const informers = {
+    policies: new Informer<KubeObject>(ctx.client, Resources.networkpolicies),
+    pods: new Informer<KubeObject>(ctx.client, Resources.pods),
+    namespaces: new Informer<KubeObject>(ctx.client, Resources.namespaces),
+  };
+  const metrics = policyMetrics();
+  const renderOpts: RenderOptions = {
+    nodeName: ctx.nodeName,
+    deny: opts.deny,
+    logGroup: opts.logGroup === null ? undefined : (opts.logGroup ?? 100),
+  };
+
+  let generation = 0; // bumped by every change
+  let appliedGeneration = -1;
+  let lastText = '';
+  let applied = 0;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let waiters: Array<{ gen: number; resolve: () => void }> = [];
+
+  const sync = async () => {
+    const gen = generation;
+    const started = process.hrtime.bigint();
+    const state = stateFromObjects(
+      informers.policies.list(),
+      informers.pods.list(),
+      informers.namespaces.list(),
+    );
+    const text = renderPolicies(state, renderOpts);
+    if (text !== lastText) {
+      await nftApply(text, { tables: [POLICY_TABLE], netns });
+      lastText = text;
+      applied++;
+      metrics.syncs.inc({ node: ctx.nodeName });
+      metrics.duration.observe({ node: ctx.nodeName }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.policies.set({ node: ctx.nodeName }, state.policies.length);
+      log.debug(
+        { node: ctx.nodeName, policies: state.policies.length, bytes: text.length },
+        'policy table applied',
+      );
+    }
+    appliedGeneration = gen;
+    const done = waiters.filter((w) => w.gen <= gen);
+    waiters = waiters.filter((w) => w.gen > gen);
+    for (const w of done) w.resolve();
+  };
+
+  const schedule = (delay = opts.batchMs ?? 10) => {
+    if (stopped || timer || running) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      running = sync()
+        .catch((err: Error) => {
+          lastText = ''; // the next sync applies in full
+          metrics.errors.inc({ node: ctx.nodeName });
+          log.error({ node: ctx.nodeName, err: err.message }, 'policy sync failed; retrying');
+          return new Promise<void>((r) => setTimeout(r, 1000).unref());
+        })
+        .finally(() => {
+          running = undefined;
+          if (appliedGeneration < generation) schedule();
+        });
+    }, delay);
+  };
+  const changed = () => {
+    generation++;
+    schedule();
+  };
+  for (const inf of Object.values(informers)) {
+    inf.addEventHandler({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    inf.start();
+  }
+  await Promise.all(Object.values(informers).map((i) => i.waitForSync()));
+  changed();
+  const synced = () =>
+    appliedGeneration >= generation
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push({ gen: generation, resolve }));
+  await synced();
+  log.info({ node: ctx.nodeName, netns }, 'NetworkPolicy enforcement started');
+
+  return {
+    name: 'policy',
+    get applied() {
+      return applied;
+    },
+    synced,
+    async stop(o) {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await Promise.all(Object.values(informers).map((i) => i.stop()));
+      await running;
+      for (const w of waiters) w.resolve();
+      if (o?.teardown) await nftDeleteTable(POLICY_TABLE, { netns });
+    },
+  };
+}
+
+/** The factory for src/node/components.ts. */
+export function policyComponent(opts: PolicyEnforcerOptions = {}): NodeComponentFactory {
+  return (ctx) => startPolicyEnforcer(ctx, opts);
+}

@@ -1,0 +1,43 @@
+/** twill_policy_* metrics, registered once per process (several nodes of `twill up` share them by label). */
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { metricsRegistry } from '../util/metrics.js';
+
+let metrics:
+  | {
+      syncs: Counter<'node'>;
+      errors: Counter<'node'>;
+      duration: Histogram<'node'>;
+      policies: Gauge<'node'>;
+    }
+  | undefined;
+
+export function policyMetrics(): NonNullable<typeof metrics> {
+  metrics ??= {
+    syncs: new Counter({
+      name: 'twill_policy_syncs_total',
+      help: 'nft transactions applied to the twill-policy table',
+      labelNames: ['node'],
+      registers: [metricsRegistry],
+    }),
+    errors: new Counter({
+      name: 'twill_policy_sync_errors_total',
+      help: 'policy syncs that failed (retried in full)',
+      labelNames: ['node'],
+      registers: [metricsRegistry],
+    }),
+    duration: new Histogram({
+      name: 'twill_policy_sync_duration_seconds',
+      help: 'render and apply time of one policy sync',
+      labelNames: ['node'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [metricsRegistry],
+    }),
+    policies: new Gauge({
+      name: 'twill_policy_policies',
+      help: 'NetworkPolicies in the last applied table',
+      labelNames: ['node'],
+      registers: [metricsRegistry],
+    }),
+  };
+  return metrics;
+}
