@@ -8,7 +8,7 @@
  *    floor of an apply of that size. The peer here is the size of the problem: bytes of nft text, rules.
  * 2. Throughput: two pods bridged in a node namespace (br_netfilter on in both runs), `iperf3 -t S` from one to
  *    the other with no table, then with the 1,000-policy table in force where the server is isolated and the
- *    client allowed — beside each other from the same run.
+ *    client allowed — alternated twice, the best of each printed beside the other.
  *
  * Namespaces `twp-bench-<rand>-*`, addresses 10.243.0.0/16; everything is removed at the end.
  *
@@ -164,8 +164,9 @@ async function main(): Promise<void> {
       const s = state(n);
       const [text, renderMs] = await timed(() => renderPolicies(s, { nodeName: NODE, logGroup: 100 }));
       const [, applyMs] = await timed(() => apply(text));
+      const changed = state(n, 1);
       const [, changedMs] = await timed(async () =>
-        apply(renderPolicies(state(n, 1), { nodeName: NODE, logGroup: 100 })),
+        apply(renderPolicies(changed, { nodeName: NODE, logGroup: 100 })),
       );
       const [, againMs] = await timed(() => apply(text));
       const rules = text.split('\n').filter((l) => /\b(return|drop)\b/.test(l)).length;
@@ -182,16 +183,24 @@ async function main(): Promise<void> {
     for (const r of rows)
       process.stdout.write(r.map((c, i) => c.padStart(i === 0 ? 8 : 14)).join(' ') + '\n');
 
-    // Throughput: no table, then 1,000 policies + the allow for the iperf pods.
-    await apply('add table inet twill-policy\ndelete table inet twill-policy\n');
-    const none = await iperf();
+    // Throughput: no table, then 1,000 policies + the allow for the iperf pods, alternated twice (this machine
+    // is shared: alternating spreads the noise over both), the best of each.
+    const none: number[] = [];
+    const withPolicies: number[] = [];
     const s = state(1000);
     s.policies.push(...stateFromObjects([iperfAllow()], [], []).policies);
-    await apply(renderPolicies(s, { nodeName: NODE }));
-    const withPolicies = await iperf();
+    const full = renderPolicies(s, { nodeName: NODE });
+    for (let round = 0; round < 2; round++) {
+      await apply('add table inet twill-policy\ndelete table inet twill-policy\n');
+      none.push(await iperf());
+      await apply(full);
+      withPolicies.push(await iperf());
+    }
+    const a = Math.max(...none);
+    const b = Math.max(...withPolicies);
     process.stdout.write(
-      `iperf3 ${SECONDS}s pod→pod over the bridge: no policies ${none.toFixed(2)} Gbit/s, ` +
-        `1,000 policies ${withPolicies.toFixed(2)} Gbit/s (${((withPolicies / none) * 100).toFixed(0)}%)\n`,
+      `iperf3 ${SECONDS}s pod→pod over the bridge (best of 2): no policies ${a.toFixed(2)} Gbit/s, ` +
+        `1,000 policies ${b.toFixed(2)} Gbit/s (${((b / a) * 100).toFixed(0)}%)\n`,
     );
   } finally {
     await teardown();

@@ -226,3 +226,18 @@ test('rendered rules agree with the evaluator on random policy sets (two nodes, 
   // The generator must exercise both outcomes, or the agreement says nothing.
   assert.ok(denied > checked * 0.1 && denied < checked * 0.9, `denied ${denied} of ${checked}`);
 });
+
+test('policies naming the same peers and ports share one set', () => {
+  const same = {
+    podSelector: {},
+    ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 80 }] }],
+  };
+  const s = stateFromObjects(
+    [policy('x', 'one', same), policy('x', 'two', same)],
+    [modelPod('x', 'a', { ip: '10.243.0.2' }), modelPod('x', 'b', { ip: '10.243.0.3' })],
+    [modelNamespace('x')],
+  );
+  const text = renderPolicies(s);
+  assert.equal(text.match(/\tset /g)?.length, 2, text);
+  assert.equal(text.match(/ip saddr @peers4-0 meta l4proto \. th dport @ports-1 return/g)?.length, 2, text);
+});

@@ -21,7 +21,9 @@
 import {
   policySelects,
   peerSelectsPod,
+  selectorMatches,
   type Direction,
+  type Peer,
   type Policy,
   type PolicyPod,
   type PolicyRule,
@@ -54,24 +56,66 @@ function quote(s: string, max = 120): string {
   return `"${s.replace(/["\\]/g, '').slice(0, max)}"`;
 }
 
-interface RuleSets {
-  decl: string[];
-  /** nft rule bodies (without the trailing verdict), one per alternative; empty: the rule matches nothing. */
-  matches: string[];
+/**
+ * Named sets shared by content: policies that name the same peers or ports (a common case: "same namespace",
+ * "port 80") use one set, and a rule repeated in several group chains still has one set. Set objects are what
+ * a transaction pays most for in the kernel.
+ */
+class SetRegistry {
+  readonly decl: string[] = [];
+  private readonly byContent = new Map<string, string>();
+  private n = 0;
+
+  name(prefix: string, type: string, els: string[], interval = false): string {
+    const key = `${type}|${interval}|${els.join(',')}`;
+    let name = this.byContent.get(key);
+    if (!name) {
+      name = `${prefix}-${this.n++}`;
+      this.byContent.set(key, name);
+      const flags = interval ? '\t\tflags interval\n' : '';
+      this.decl.push(`\tset ${name} {\n\t\ttype ${type}\n${flags}\t\telements = { ${els.join(', ')} }\n\t}`);
+    }
+    return name;
+  }
 }
 
-/** Sets and matches of one policy rule. */
-function renderRule(
-  state: PolicyState,
-  policy: Policy,
-  rule: PolicyRule,
-  dir: Direction,
-  id: string,
-  families: Set<Fam>,
-): RuleSets {
-  const decl: string[] = [];
+interface RenderContext {
+  state: PolicyState;
+  /** Pods with addresses. */
+  pods: PolicyPod[];
+  /** The same, by namespace. */
+  podsByNs: Map<string, PolicyPod[]>;
+  families: Set<Fam>;
+  sets: SetRegistry;
+  /** Peer addresses by (policy namespace, peer). */
+  peerMemo: Map<string, string[]>;
+}
+
+/** The addresses of a pod peer's pods, memoised: many policies name the same peers. */
+function peerAddresses(ctx: RenderContext, policy: Policy, peer: Extract<Peer, { kind: 'pods' }>): string[] {
+  const key = `${peer.namespaceSelector ? '' : policy.namespace}|${JSON.stringify(peer)}`;
+  let addrs = ctx.peerMemo.get(key);
+  if (!addrs) {
+    addrs = [];
+    // Without a namespaceSelector only the policy's namespace can match: look nowhere else.
+    // With one, only the pods of the namespaces it selects.
+    const nsSel = peer.namespaceSelector;
+    const candidates = nsSel
+      ? ctx.state.namespaces
+          .filter((n) => selectorMatches(nsSel, n.labels))
+          .flatMap((n) => ctx.podsByNs.get(n.name) ?? [])
+      : (ctx.podsByNs.get(policy.namespace) ?? []);
+    for (const p of candidates)
+      if (peerSelectsPod(ctx.state, peer, policy.namespace, p)) addrs.push(...p.ips);
+    ctx.peerMemo.set(key, addrs);
+  }
+  return addrs;
+}
+
+/** The nft matches of one policy rule, one per alternative (peer kind × port kind); none: matches nothing. */
+function renderRule(ctx: RenderContext, policy: Policy, rule: PolicyRule, dir: Direction): string[] {
+  const { families, sets } = ctx;
   const remote = dir === 'ingress' ? 'saddr' : 'daddr';
-  const pods = state.pods.filter((p) => p.ips.length > 0);
 
   // Peers: undefined → every peer.
   const peerAlts = new Map<Fam, string[]>([
@@ -92,16 +136,13 @@ function renderRule(
             `${ipKw(f)} ${remote} ${peer.cidr}${ex.length ? ` ${ipKw(f)} ${remote} != { ${ex.join(', ')} }` : ''}`,
           );
       } else {
-        for (const p of pods)
-          if (peerSelectsPod(state, peer, policy.namespace, p)) for (const ip of p.ips) addrs.add(ip);
+        for (const ip of peerAddresses(ctx, policy, peer)) addrs.add(ip);
       }
     }
     for (const f of [4, 6] as Fam[]) {
-      const mine = [...addrs].filter((a) => famOf(a) === f);
+      const mine = [...addrs].filter((a) => famOf(a) === f).sort();
       if (mine.length === 0) continue;
-      const name = `${id}-peers${f}`;
-      decl.push(`\tset ${name} {\n\t\ttype ${addrType(f)}\n\t\telements = { ${mine.join(', ')} }\n\t}`);
-      peerAlts.get(f)!.unshift(`${ipKw(f)} ${remote} @${name}`);
+      peerAlts.get(f)!.unshift(`${ipKw(f)} ${remote} @${sets.name(`peers${f}`, addrType(f), mine)}`);
     }
   }
 
@@ -127,7 +168,10 @@ function renderRule(
       else {
         // A named port means, on each destination pod, the container port of that name and protocol. For
         // ingress the destinations are the policy's own pods; for egress, any pod.
-        const dsts = dir === 'ingress' ? pods.filter((d) => policySelects(policy, d)) : pods;
+        const dsts =
+          dir === 'ingress'
+            ? (ctx.podsByNs.get(policy.namespace) ?? []).filter((d) => policySelects(policy, d))
+            : ctx.pods;
         for (const d of dsts)
           for (const c of d.ports)
             if (c.name === p.port && c.protocol === p.protocol)
@@ -136,19 +180,15 @@ function renderRule(
       }
     }
     if (numeric.length) {
-      const name = `${id}-ports`;
-      decl.push(
-        `\tset ${name} {\n\t\ttype inet_proto . inet_service\n\t\tflags interval\n\t\telements = { ${numeric.join(', ')} }\n\t}`,
-      );
+      // Interval sets of concatenations cost more to build: only when a range needs one.
+      const interval = numeric.some((n) => n.includes('-'));
+      const name = sets.name('ports', 'inet_proto . inet_service', [...new Set(numeric)].sort(), interval);
       for (const f of families) portAlts.get(f)!.push(`meta l4proto . th dport @${name}`);
     }
     for (const f of [4, 6] as Fam[]) {
-      const els = [...named.get(f)!];
+      const els = [...named.get(f)!].sort();
       if (els.length === 0) continue;
-      const name = `${id}-named${f}`;
-      decl.push(
-        `\tset ${name} {\n\t\ttype ${addrType(f)} . inet_proto . inet_service\n\t\telements = { ${els.join(', ')} }\n\t}`,
-      );
+      const name = sets.name(`named${f}`, `${addrType(f)} . inet_proto . inet_service`, els);
       portAlts.get(f)!.push(`${ipKw(f)} daddr . meta l4proto . th dport @${name}`);
     }
   }
@@ -161,24 +201,29 @@ function renderRule(
         // the verdict maps already split by family, so one copy is enough.
         matches.add([peer, port].filter(Boolean).join(' '));
       }
-  return { decl, matches: [...matches] };
+  return [...matches];
 }
 
-/** A local pod's groups: the ids of the policies isolating it for each direction. */
-function isolation(policies: Policy[], pod: PolicyPod, dir: Direction): number[] {
+/** A local pod's group: the indexes of the policies isolating it in a direction (only its namespace's). */
+function isolation(byNs: Map<string, [Policy, number][]>, pod: PolicyPod, dir: Direction): number[] {
   const out: number[] = [];
-  policies.forEach((p, i) => {
+  for (const [p, i] of byNs.get(pod.namespace) ?? [])
     if ((dir === 'ingress' ? p.ingressIsolation : p.egressIsolation) && policySelects(p, pod)) out.push(i);
-  });
   return out;
 }
 
 /** The nft script that replaces the table. */
 export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): string {
+  const keyOf = (p: Policy) => `${p.namespace}/${p.name}`;
   const policies = [...state.policies].sort((a, b) =>
-    `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`),
+    keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0,
   );
-  const sorted: PolicyState = { ...state, policies };
+  const byNs = new Map<string, [Policy, number][]>();
+  policies.forEach((p, i) => {
+    const list = byNs.get(p.namespace) ?? [];
+    list.push([p, i]);
+    byNs.set(p.namespace, list);
+  });
   const families = new Set<Fam>([4]);
   for (const p of state.pods) for (const ip of p.ips) families.add(famOf(ip));
 
@@ -191,7 +236,7 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
   const groups: Record<Direction, Map<string, PolicyPod[]>> = { ingress: new Map(), egress: new Map() };
   for (const pod of local)
     for (const dir of ['ingress', 'egress'] as Direction[]) {
-      const ids = isolation(policies, pod, dir);
+      const ids = isolation(byNs, pod, dir);
       if (ids.length === 0) continue;
       const key = ids.join(',');
       const g = groups[dir].get(key) ?? [];
@@ -200,21 +245,39 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
     }
 
   // Only the rules of policies some local pod uses are rendered.
-  const sets: string[] = [];
+  const withIPs = state.pods.filter((p) => p.ips.length > 0);
+  const podsByNs = new Map<string, PolicyPod[]>();
+  for (const p of withIPs) {
+    const list = podsByNs.get(p.namespace) ?? [];
+    list.push(p);
+    podsByNs.set(p.namespace, list);
+  }
+  const ctx: RenderContext = {
+    state,
+    pods: withIPs,
+    podsByNs,
+    families,
+    sets: new SetRegistry(),
+    peerMemo: new Map(),
+  };
   const ruleMatches = new Map<string, { comment: string; matches: string[] }[]>();
   const used = new Set<string>();
   for (const dir of ['ingress', 'egress'] as Direction[])
     for (const key of groups[dir].keys()) for (const id of key.split(',')) used.add(`${dir}:${id}`);
-  for (const u of [...used].sort()) {
+  const byIndex = (a: string, b: string) => {
+    const [da, ia] = a.split(':');
+    const [db, ib] = b.split(':');
+    return da === db ? Number(ia) - Number(ib) : da < db ? -1 : 1;
+  };
+  for (const u of [...used].sort(byIndex)) {
     const [dir, idText] = u.split(':') as [Direction, string];
     const i = Number(idText);
     const pol = policies[i];
     const rules = dir === 'ingress' ? pol.ingress : pol.egress;
     const out: { comment: string; matches: string[] }[] = [];
     rules.forEach((rule, j) => {
-      const r = renderRule(sorted, pol, rule, dir, `p${i}-${dir === 'ingress' ? 'in' : 'eg'}${j}`, families);
-      sets.push(...r.decl);
-      out.push({ comment: `${pol.namespace}/${pol.name} ${dir}[${j}]`, matches: r.matches });
+      const matches = renderRule(ctx, pol, rule, dir);
+      out.push({ comment: `${pol.namespace}/${pol.name} ${dir}[${j}]`, matches });
     });
     ruleMatches.set(u, out);
   }
@@ -224,7 +287,9 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
   const maps: Record<string, string[]> = { ingress4: [], ingress6: [], egress4: [], egress6: [] };
   for (const dir of ['ingress', 'egress'] as Direction[]) {
     let k = 0;
-    for (const [key, pods] of [...groups[dir].entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    for (const [key, pods] of [...groups[dir].entries()].sort((a, b) =>
+      a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+    )) {
       const chain = `${dir}-g${k++}`;
       const ids = key.split(',').map(Number);
       const names = ids.map((i) => `${policies[i].namespace}/${policies[i].name}`);
@@ -267,7 +332,7 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
     `add table inet twill-policy`,
     `delete table inet twill-policy`,
     `table inet twill-policy {`,
-    ...sets,
+    ...ctx.sets.decl,
     ...chains,
     ...mapDecl,
     base('forward', true),

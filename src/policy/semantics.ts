@@ -245,9 +245,16 @@ export function ipBlockContains(block: { cidr: string; except: string[] }, ip: s
   });
 }
 
+const nsIndex = new WeakMap<PolicyNamespace[], Map<string, Record<string, string>>>();
+
 /** The namespace's labels ({} for a namespace that is not known). */
 function nsLabels(state: PolicyState, ns: string): Record<string, string> {
-  return state.namespaces.find((n) => n.name === ns)?.labels ?? {};
+  let index = nsIndex.get(state.namespaces);
+  if (!index) {
+    index = new Map(state.namespaces.map((n) => [n.name, n.labels]));
+    nsIndex.set(state.namespaces, index);
+  }
+  return index.get(ns) ?? {};
 }
 
 /** Whether `pod` is one of the peer's pods (policy in `policyNs`). hostNetwork pods never are. */
