@@ -14,11 +14,14 @@ import { Option, type Command } from 'commander';
 import { podNetnsName } from '../agent/agent.js';
 import { loadKubeconfig } from '../client/kubeconfig.js';
 import { ApiClient, Resources } from '../client/rest.js';
-import { netnsExec } from '../linux/netns.js';
+import { netnsExec, netnsExists } from '../linux/netns.js';
+import { nftListTable } from '../linux/nft.js';
 import type { KubeObject } from '../model/types.js';
 import { dial } from '../netexec/connect.js';
 import { parseGoDuration } from '../netexec/protocol.js';
 import { ErrorCodes, TwillError } from '../util/errors.js';
+import { denialText, parseDenials, podsByIP } from './denials.js';
+import { POLICY_TABLE } from './render.js';
 import {
   evaluate,
   explainText,
@@ -276,6 +279,39 @@ export function registerPolicyCommands(program: Command): void {
           throw new TwillError(ErrorCodes.BadConfig, 'a pod that has finished has no address');
         const v = evaluate(state, conn);
         process.stdout.write(explainText(conn, v));
+      } finally {
+        c.close();
+      }
+    });
+
+  program
+    .command('logs')
+    .description("print the connections NetworkPolicy denied in the last minute, on this machine's nodes")
+    .option('--denied', 'the denial record of each node (the only log twill keeps so far)')
+    .option('--kubeconfig <file>', 'kubeconfig to use')
+    .action(async (o: { denied?: boolean; kubeconfig?: string }) => {
+      if (!o.denied)
+        throw new TwillError(
+          ErrorCodes.BadConfig,
+          'twill logs: only --denied is implemented (pod logs are not yet)',
+        );
+      const c = client(o.kubeconfig);
+      try {
+        const pods = (await c.listAll(Resources.pods)).items;
+        // A node's namespace is its pods' namespace names without the pod part (`<node netns>-<uid8>`); a node
+        // whose pods live under the host's namespace (a real host) is read there.
+        const targets = new Set<string | undefined>();
+        for (const p of pods) {
+          const podNs = findPodNetns(p);
+          if (!podNs) continue;
+          const nodeNs = podNs.slice(0, podNs.lastIndexOf('-'));
+          targets.add(netnsExists(nodeNs) ? nodeNs : undefined);
+        }
+        const byIP = podsByIP(pods.map(podFromObject).filter((p): p is PolicyPod => !!p));
+        for (const netns of targets) {
+          for (const d of parseDenials(await nftListTable(POLICY_TABLE, { netns })))
+            process.stdout.write(`${denialText(d, byIP)}\n`);
+        }
       } finally {
         c.close();
       }

@@ -9,10 +9,11 @@ import type { NodeComponent, NodeComponentFactory, NodeContext } from '../agent/
 import { Informer } from '../client/informer.js';
 import { Resources } from '../client/rest.js';
 import { LinuxErrorCodes, isLinuxError } from '../linux/exec.js';
-import { nftApply, nftDeleteTable } from '../linux/nft.js';
+import { nftApply, nftDeleteTable, nftListTable } from '../linux/nft.js';
 import { sysctlWrite } from '../linux/sysctl.js';
 import type { KubeObject } from '../model/types.js';
 import { logger } from '../util/log.js';
+import { denialText, newDenials, parseDenials, podsByIP } from './denials.js';
 import { policyMetrics } from './metrics.js';
 import { POLICY_TABLE, renderPolicies, type RenderOptions } from './render.js';
 import { stateFromObjects } from './semantics.js';
@@ -21,10 +22,12 @@ const log = logger('policy');
 
 export interface PolicyEnforcerOptions {
   deny?: RenderOptions['deny'];
-  /** nflog group of the (rate-limited) denial log; default 100; null: no log. */
+  /** Also send denials to this nflog group (rate-limited); default none. */
   logGroup?: number | null;
   /** Changes arriving within this time are applied together (default 10 ms). */
   batchMs?: number;
+  /** How often the denial record is read into the agent's log (default 5000 ms; 0: never). */
+  denialLogMs?: number;
 }
 
 export interface PolicyEnforcer extends NodeComponent {
@@ -58,7 +61,7 @@ export async function startPolicyEnforcer(
   const renderOpts: RenderOptions = {
     nodeName: ctx.nodeName,
     deny: opts.deny,
-    logGroup: opts.logGroup === null ? undefined : (opts.logGroup ?? 100),
+    logGroup: opts.logGroup ?? undefined,
   };
 
   let generation = 0; // bumped by every change
@@ -131,6 +134,31 @@ export async function startPolicyEnforcer(
   await synced();
   log.info({ node: ctx.nodeName, netns }, 'NetworkPolicy enforcement started');
 
+  // The agent's log of denials: read the kernel's denial record now and then, log what is new.
+  const pollMs = opts.denialLogMs ?? 5000;
+  const seen = new Map<string, number>();
+  let polling = false;
+  const denialTimer =
+    pollMs > 0
+      ? setInterval(() => {
+          if (polling || stopped) return;
+          polling = true;
+          nftListTable(POLICY_TABLE, { netns })
+            .then((objs) => {
+              const fresh = newDenials(parseDenials(objs), seen, pollMs / 1000);
+              if (fresh.length === 0) return;
+              const byIP = podsByIP(stateFromObjects([], informers.pods.list(), []).pods);
+              for (const d of fresh) {
+                metrics.denials.inc({ node: ctx.nodeName, direction: d.direction });
+                log.info({ node: ctx.nodeName, direction: d.direction }, denialText(d, byIP));
+              }
+            })
+            .catch((err: Error) => log.debug({ err: err.message }, 'reading the denial record failed'))
+            .finally(() => (polling = false));
+        }, pollMs)
+      : undefined;
+  denialTimer?.unref();
+
   return {
     name: 'policy',
     get applied() {
@@ -140,6 +168,7 @@ export async function startPolicyEnforcer(
     async stop(o) {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (denialTimer) clearInterval(denialTimer);
       await Promise.all(Object.values(informers).map((i) => i.stop()));
       await running;
       for (const w of waiters) w.resolve();

@@ -8,6 +8,7 @@ let metrics:
       errors: Counter<'node'>;
       duration: Histogram<'node'>;
       policies: Gauge<'node'>;
+      denials: Counter<'node' | 'direction'>;
     }
   | undefined;
 
@@ -30,6 +31,12 @@ export function policyMetrics(): NonNullable<typeof metrics> {
       help: 'render and apply time of one policy sync',
       labelNames: ['node'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [metricsRegistry],
+    }),
+    denials: new Counter({
+      name: 'twill_policy_denials_total',
+      help: 'new entries seen in the denial record (rate-limited in the kernel; a lower bound)',
+      labelNames: ['node', 'direction'],
       registers: [metricsRegistry],
     }),
     policies: new Gauge({

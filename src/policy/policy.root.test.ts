@@ -104,6 +104,8 @@ async function check(expected: Record<string, Expect>): Promise<void> {
 const all = (e: () => Expect) => Object.fromEntries(KEYS.map((k) => [k, e()]));
 
 before(async () => {
+  // The agent's info log carries the denials (the harness keeps warn and above by default).
+  process.env.TWILL_LOG_LEVEL = 'info';
   twill = await startTwill({
     dataDir: tempDir('twp'),
     extraArgs: [
@@ -295,5 +297,20 @@ test('explain names the deciding policy and rule', async () => {
     'z/a -> x/b TCP/80: denied\n' +
       '  egress (z/a): DENIED: no rule of z/a-out allows it\n' +
       '  ingress (x/b): allowed: no policy selects x/b for ingress\n',
+  );
+});
+
+test('denials are recorded with pod names and direction: twill logs --denied and the agent log', async () => {
+  // The probes of the egress case were denied z/a -> x/b TCP/80; probe once more so the record is fresh.
+  await twillJson('probe');
+  const r = await run(process.execPath, [twillBin, 'logs', '--denied', '--kubeconfig', twill.kubeconfig]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^z\/a -> x\/b TCP\/80 denied \(egress of z\/a\), \d+s ago$/m);
+  assert.match(r.stdout, /^z\/a -> y\/a TCP\/81 denied \(egress of z\/a\), \d+s ago$/m);
+  assert.doesNotMatch(r.stdout, /UDP\/81/, 'UDP/81 is allowed');
+  await waitFor(
+    'the agent to log the denial',
+    async () => twill.stderr().includes('z/a -> x/b TCP/80 denied (egress of z/a)'),
+    15_000,
   );
 });

@@ -32,6 +32,9 @@ import {
 } from './semantics.js';
 
 export const POLICY_TABLE = { family: 'inet' as const, name: 'twill-policy' };
+/** How long a denied (source, destination, protocol, port) stays in the denial record after its last packet. */
+export const DENIAL_TIMEOUT_S = 60;
+const DENIAL_SET_SIZE = 4096;
 
 export interface RenderOptions {
   /** Only pods on this node are enforced (all pods when undefined: tests and the tracer). */
@@ -40,7 +43,7 @@ export interface RenderOptions {
   deny?: 'drop' | 'reject';
   /** nflog group of the denial log (rate-limited); undefined: no log. */
   logGroup?: number;
-  /** Denials logged per second per group chain (default 10). */
+  /** Denials recorded (and logged) per second per group chain (default 10). */
   logRate?: number;
 }
 
@@ -300,6 +303,14 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
       for (const id of ids)
         for (const r of ruleMatches.get(`${dir}:${id}`) ?? [])
           for (const m of r.matches) lines.push(`\t\t${m ? `${m} ` : ''}return comment ${quote(r.comment)}`);
+      // The denial record: the last denied tuples with a 60 s timeout, read by `twill logs --denied` and the
+      // agent's log (no daemon, no kernel log: a set the kernel keeps up to date).
+      for (const f of [4, 6] as Fam[])
+        if (families.has(f))
+          lines.push(
+            `\t\tmeta l4proto { tcp, udp, sctp } limit rate ${opts.logRate ?? 10}/second update @deny-${dir}${f} ` +
+              `{ ${ipKw(f)} saddr . ${ipKw(f)} daddr . meta l4proto . th dport }`,
+          );
       if (opts.logGroup !== undefined) {
         const prefix = `twill-policy deny ${dir} `;
         lines.push(
@@ -332,6 +343,13 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
     `add table inet twill-policy`,
     `delete table inet twill-policy`,
     `table inet twill-policy {`,
+    ...(['ingress', 'egress'] as Direction[]).flatMap((dir) =>
+      [...families].map(
+        (f) =>
+          `\tset deny-${dir}${f} {\n\t\ttype ${addrType(f)} . ${addrType(f)} . inet_proto . inet_service\n` +
+          `\t\tsize ${DENIAL_SET_SIZE}\n\t\tflags dynamic,timeout\n\t\ttimeout ${DENIAL_TIMEOUT_S}s\n\t}`,
+      ),
+    ),
     ...ctx.sets.decl,
     ...chains,
     ...mapDecl,

@@ -189,6 +189,16 @@ function runChain(rs: Ruleset, name: string, pkt: Packet, depth: number): Outcom
         const hit = v.startsWith('@') ? inSet(rs, v.slice(1), [addr]) : literalMatches(v, addr);
         if (!hit) continue rules;
         i += 3;
+      } else if (t === 'meta' && tokens[i + 1] === 'l4proto' && tokens[i + 2]?.startsWith('{')) {
+        const protos = tokens[i + 2]
+          .slice(1, -1)
+          .split(',')
+          .map((x) => x.trim());
+        if (!protos.includes(pkt.protocol)) continue rules;
+        i += 3;
+      } else if (t === 'update' && tokens[i + 1]?.startsWith('@')) {
+        // Records the packet in a dynamic set: no effect on the verdict.
+        i += 3;
       } else if (t === 'meta' && tokens.slice(i, i + 5).join(' ') === 'meta l4proto . th dport') {
         if (!inSet(rs, tokens[i + 5].slice(1), [pkt.protocol, String(pkt.dport)])) continue rules;
         i += 6;
