@@ -241,3 +241,44 @@ test('policies naming the same peers and ports share one set', () => {
   assert.equal(text.match(/\tset (peers|ports)/g)?.length, 2, text);
   assert.equal(text.match(/ip saddr @peers4-0 meta l4proto \. th dport @ports-1 return/g)?.length, 2, text);
 });
+
+test('dual-stack pods: IPv6 sets, maps and ipBlocks, traced like IPv4', () => {
+  const dual = (ns: string, name: string, v4: string, v6: string) => {
+    const p = modelPod(ns, name, { ip: v4 });
+    (p.status as Record<string, unknown>).podIPs = [{ ip: v4 }, { ip: v6 }];
+    return p;
+  };
+  const s = stateFromObjects(
+    [
+      policy('x', 'from-b', {
+        podSelector: { matchLabels: { pod: 'a' } },
+        ingress: [
+          { from: [{ podSelector: { matchLabels: { pod: 'b' } } }] },
+          {
+            from: [{ ipBlock: { cidr: '2001:db8:1::/48', except: ['2001:db8:1:2::/64'] } }],
+            ports: [{ port: 81 }],
+          },
+        ],
+      }),
+    ],
+    [
+      dual('x', 'a', '10.243.0.2', '2001:db8::2'),
+      dual('x', 'b', '10.243.0.3', '2001:db8::3'),
+      dual('x', 'c', '10.243.0.4', '2001:db8::4'),
+    ],
+    [modelNamespace('x')],
+  );
+  const text = renderPolicies(s);
+  assert.match(
+    text,
+    /map ingress6 \{\n\t\ttype ipv6_addr : verdict\n\t\telements = \{ 2001:db8::2 : jump ingress-g0 \}/,
+  );
+  const rs = parseRuleset(text);
+  const v6 = (saddr: string, dport: number) =>
+    trace(rs, 'forward', { saddr, daddr: '2001:db8::2', protocol: 'tcp', dport });
+  assert.equal(v6('2001:db8::3', 80), 'accept');
+  assert.equal(v6('2001:db8::4', 80), 'drop');
+  assert.equal(v6('2001:db8:1:1::9', 81), 'accept');
+  assert.equal(v6('2001:db8:1:2::9', 81), 'drop');
+  assert.equal(v6('2001:db8:1:1::9', 80), 'drop');
+});

@@ -332,6 +332,8 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
     const rules = [
       `\t\ttype filter hook ${hook} priority filter; policy accept;`,
       `\t\tct state established,related accept`,
+      // Neighbour discovery is how IPv6 finds a pod's link-layer address; bridged, it crosses this hook too.
+      `\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept`,
       `\t\tip saddr vmap @egress4`,
       `\t\tip6 saddr vmap @egress6`,
     ];

@@ -155,7 +155,10 @@ function runChain(rs: Ruleset, name: string, pkt: Packet, depth: number): Outcom
     let i = 0;
     while (i < tokens.length) {
       const t = tokens[i];
-      if (t === 'ct' && tokens[i + 1] === 'state') {
+      if (t === 'icmpv6') {
+        // Traced packets are TCP, UDP or SCTP.
+        continue rules;
+      } else if (t === 'ct' && tokens[i + 1] === 'state') {
         // The first packet of a connection is "new": this match fails.
         continue rules;
       } else if (t === 'ip' || t === 'ip6') {
