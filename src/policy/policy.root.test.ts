@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { nftListTable } from '../linux/nft.js';
+import { netnsExec } from '../linux/netns.js';
 import {
   kubectl,
   run,
@@ -199,6 +200,8 @@ test('deny-all ingress in x plus an allow from namespace y to x/a on a named por
     'UDP/80': new Expect(true).deny('*', 'x/*'),
     'UDP/81': new Expect(true).deny('*', 'x/*'),
   });
+  // The node itself (where hostNetwork pods run) still reaches the isolated pods: pods cannot block their node.
+  await netnsExec(NODE_NETNS, [process.execPath, twillBin, 'connect', `${ips['x/b']}:81`, '--timeout', '2s']);
 });
 
 test('policy update: namespaceSelector AND podSelector in one peer, an endPort range', async () => {
