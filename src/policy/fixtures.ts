@@ -4,6 +4,7 @@
  * write the expected truth tables by hand. Shared by the unit tests, the tracer test and the root suite.
  */
 import type { KubeObject } from '../model/types.js';
+import { stateFromObjects, type PolicyState } from './semantics.js';
 
 export const NAMESPACES = ['x', 'y', 'z'];
 export const POD_NAMES = ['a', 'b', 'c'];
@@ -88,4 +89,93 @@ export class Expect {
       out[f] = this.pods.map((t) => (t === f ? '-' : this.m.get(`${f}>${t}`) ? '1' : '0')).join('');
     return out;
   }
+}
+
+/** A small deterministic PRNG (an LCG) for bounded random tests. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/**
+ * A random policy set over the x, y, z × a, b, c model on two nodes: selectors of every kind, ipBlocks with
+ * except, ports by number, range and name, all policyTypes forms.
+ */
+export function randomState(r: () => number): PolicyState {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  const labelValues = ['a', 'b', 'c'];
+  const pods: KubeObject[] = [];
+  let i = 1;
+  for (const ns of NAMESPACES)
+    for (const p of POD_NAMES) {
+      const labels: Record<string, string> = { pod: p };
+      if (r() < 0.4) labels.color = pick(['red', 'blue']);
+      pods.push(modelPod(ns, p, { ip: `10.243.${i % 2}.${i}`, labels, nodeName: `node-${(i % 2) + 1}` }));
+      i++;
+    }
+  const namespaces = NAMESPACES.map((n) => modelNamespace(n, r() < 0.5 ? { team: pick(['t1', 't2']) } : {}));
+  const selector = (): Record<string, unknown> => {
+    const k = r();
+    if (k < 0.3) return {};
+    if (k < 0.6) return { matchLabels: { pod: pick(labelValues) } };
+    if (k < 0.75) return { matchLabels: { color: pick(['red', 'blue']) } };
+    const op = pick(['In', 'NotIn', 'Exists', 'DoesNotExist']);
+    const key = pick(['pod', 'color']);
+    const values = op === 'In' || op === 'NotIn' ? [pick(labelValues), pick(['red', 'blue'])] : undefined;
+    return { matchExpressions: [{ key, operator: op, ...(values ? { values } : {}) }] };
+  };
+  const nsSelector = (): Record<string, unknown> => {
+    const k = r();
+    if (k < 0.3) return {};
+    if (k < 0.6) return { matchLabels: { 'kubernetes.io/metadata.name': pick(NAMESPACES) } };
+    if (k < 0.8) return { matchLabels: { team: pick(['t1', 't2']) } };
+    return { matchExpressions: [{ key: 'team', operator: pick(['Exists', 'DoesNotExist']) }] };
+  };
+  const peer = (): Record<string, unknown> => {
+    const k = r();
+    if (k < 0.35) return { podSelector: selector() };
+    if (k < 0.6) return { namespaceSelector: nsSelector() };
+    if (k < 0.85) return { podSelector: selector(), namespaceSelector: nsSelector() };
+    const octet = pick([0, 1]);
+    return {
+      ipBlock: {
+        cidr: `10.243.${octet}.0/28`,
+        except: r() < 0.5 ? [`10.243.${octet}.${pick([1, 2, 3, 5])}/32`] : [],
+      },
+    };
+  };
+  const port = (): Record<string, unknown> => {
+    const protocol = pick(['TCP', 'UDP', 'SCTP', undefined]);
+    const k = r();
+    const base = protocol ? { protocol } : {};
+    if (k < 0.2) return base;
+    if (k < 0.5) return { ...base, port: pick([80, 81]) };
+    if (k < 0.7) return { ...base, port: 80, endPort: 81 };
+    return { ...base, port: `serve-${pick([80, 81])}-${pick(['tcp', 'udp'])}` };
+  };
+  const rules = (peersField: string) => {
+    const n = Math.floor(r() * 3);
+    return Array.from({ length: n }, () => {
+      const rule: Record<string, unknown> = {};
+      if (r() < 0.7) rule[peersField] = Array.from({ length: 1 + Math.floor(r() * 2) }, peer);
+      if (r() < 0.6) rule.ports = Array.from({ length: 1 + Math.floor(r() * 2) }, port);
+      return rule;
+    });
+  };
+  const policies: KubeObject[] = [];
+  const n = 1 + Math.floor(r() * 4);
+  for (let k = 0; k < n; k++) {
+    const spec: Record<string, unknown> = { podSelector: selector() };
+    if (r() < 0.8) spec.ingress = rules('from');
+    if (r() < 0.6) spec.egress = rules('to');
+    const t = r();
+    if (t < 0.25) spec.policyTypes = ['Ingress'];
+    else if (t < 0.5) spec.policyTypes = ['Egress'];
+    else if (t < 0.65) spec.policyTypes = ['Ingress', 'Egress'];
+    policies.push(policy(pick(NAMESPACES), `p${k}`, spec));
+  }
+  return stateFromObjects(policies, pods, namespaces);
 }

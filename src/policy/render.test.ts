@@ -3,11 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { KubeObject } from '../model/types.js';
-import { renderPolicies } from './render.js';
+import { mergePortRanges, outermostCIDRs, partialScript, renderPolicies, renderTable } from './render.js';
 import { evaluate, stateFromObjects, type PolicyPod, type PolicyState, type Protocol } from './semantics.js';
 import { parseRuleset, trace, type Ruleset } from './tracer.js';
-import { NAMESPACES, POD_NAMES, modelNamespace, modelPod, policy } from './fixtures.js';
+import { modelNamespace, modelPod, policy, randomState, rng } from './fixtures.js';
 
 const srcDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/policy');
 
@@ -87,90 +86,6 @@ test('the tracer reads the golden table as the kernel would', () => {
 // ---------------------------------------------------------------------------------------------------------
 // Randomised agreement between the evaluator and the rendered rules, on two nodes.
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function randomState(r: () => number): PolicyState {
-  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
-  const labelValues = ['a', 'b', 'c'];
-  const pods: KubeObject[] = [];
-  let i = 1;
-  for (const ns of NAMESPACES)
-    for (const p of POD_NAMES) {
-      const labels: Record<string, string> = { pod: p };
-      if (r() < 0.4) labels.color = pick(['red', 'blue']);
-      pods.push(modelPod(ns, p, { ip: `10.243.${i % 2}.${i}`, labels, nodeName: `node-${(i % 2) + 1}` }));
-      i++;
-    }
-  const namespaces = NAMESPACES.map((n) => modelNamespace(n, r() < 0.5 ? { team: pick(['t1', 't2']) } : {}));
-  const selector = (): Record<string, unknown> => {
-    const k = r();
-    if (k < 0.3) return {};
-    if (k < 0.6) return { matchLabels: { pod: pick(labelValues) } };
-    if (k < 0.75) return { matchLabels: { color: pick(['red', 'blue']) } };
-    const op = pick(['In', 'NotIn', 'Exists', 'DoesNotExist']);
-    const key = pick(['pod', 'color']);
-    const values = op === 'In' || op === 'NotIn' ? [pick(labelValues), pick(['red', 'blue'])] : undefined;
-    return { matchExpressions: [{ key, operator: op, ...(values ? { values } : {}) }] };
-  };
-  const nsSelector = (): Record<string, unknown> => {
-    const k = r();
-    if (k < 0.3) return {};
-    if (k < 0.6) return { matchLabels: { 'kubernetes.io/metadata.name': pick(NAMESPACES) } };
-    if (k < 0.8) return { matchLabels: { team: pick(['t1', 't2']) } };
-    return { matchExpressions: [{ key: 'team', operator: pick(['Exists', 'DoesNotExist']) }] };
-  };
-  const peer = (): Record<string, unknown> => {
-    const k = r();
-    if (k < 0.35) return { podSelector: selector() };
-    if (k < 0.6) return { namespaceSelector: nsSelector() };
-    if (k < 0.85) return { podSelector: selector(), namespaceSelector: nsSelector() };
-    const octet = pick([0, 1]);
-    return {
-      ipBlock: {
-        cidr: `10.243.${octet}.0/28`,
-        except: r() < 0.5 ? [`10.243.${octet}.${pick([1, 2, 3, 5])}/32`] : [],
-      },
-    };
-  };
-  const port = (): Record<string, unknown> => {
-    const protocol = pick(['TCP', 'UDP', 'SCTP', undefined]);
-    const k = r();
-    const base = protocol ? { protocol } : {};
-    if (k < 0.2) return base;
-    if (k < 0.5) return { ...base, port: pick([80, 81]) };
-    if (k < 0.7) return { ...base, port: 80, endPort: 81 };
-    return { ...base, port: `serve-${pick([80, 81])}-${pick(['tcp', 'udp'])}` };
-  };
-  const rules = (peersField: string) => {
-    const n = Math.floor(r() * 3);
-    return Array.from({ length: n }, () => {
-      const rule: Record<string, unknown> = {};
-      if (r() < 0.7) rule[peersField] = Array.from({ length: 1 + Math.floor(r() * 2) }, peer);
-      if (r() < 0.6) rule.ports = Array.from({ length: 1 + Math.floor(r() * 2) }, port);
-      return rule;
-    });
-  };
-  const policies: KubeObject[] = [];
-  const n = 1 + Math.floor(r() * 4);
-  for (let k = 0; k < n; k++) {
-    const spec: Record<string, unknown> = { podSelector: selector() };
-    if (r() < 0.8) spec.ingress = rules('from');
-    if (r() < 0.6) spec.egress = rules('to');
-    const t = r();
-    if (t < 0.25) spec.policyTypes = ['Ingress'];
-    else if (t < 0.5) spec.policyTypes = ['Egress'];
-    else if (t < 0.65) spec.policyTypes = ['Ingress', 'Egress'];
-    policies.push(policy(pick(NAMESPACES), `p${k}`, spec));
-  }
-  return stateFromObjects(policies, pods, namespaces);
-}
-
 /** A packet from one pod to another passes the forward hook of the source's node, then the destination's. */
 function traced(
   rulesets: Map<string, Ruleset>,
@@ -239,7 +154,11 @@ test('policies naming the same peers and ports share one set', () => {
   );
   const text = renderPolicies(s);
   assert.equal(text.match(/\tset (peers|ports)/g)?.length, 2, text);
-  assert.equal(text.match(/ip saddr @peers4-0 meta l4proto \. th dport @ports-1 return/g)?.length, 2, text);
+  assert.equal(
+    text.match(/ip saddr @peers4-\w+ meta l4proto \. th dport @ports-\w+ return/g)?.length,
+    2,
+    text,
+  );
 });
 
 test('dual-stack pods: IPv6 sets, maps and ipBlocks, traced like IPv4', () => {
@@ -271,7 +190,7 @@ test('dual-stack pods: IPv6 sets, maps and ipBlocks, traced like IPv4', () => {
   const text = renderPolicies(s);
   assert.match(
     text,
-    /map ingress6 \{\n\t\ttype ipv6_addr : verdict\n\t\telements = \{ 2001:db8::2 : jump ingress-g0 \}/,
+    /map ingress6 \{\n\t\ttype ipv6_addr : verdict\n\t\telements = \{ 2001:db8::2 : jump ingress-\w+ \}/,
   );
   const rs = parseRuleset(text);
   const v6 = (saddr: string, dport: number) =>
@@ -281,4 +200,54 @@ test('dual-stack pods: IPv6 sets, maps and ipBlocks, traced like IPv4', () => {
   assert.equal(v6('2001:db8:1:1::9', 81), 'accept');
   assert.equal(v6('2001:db8:1:2::9', 81), 'drop');
   assert.equal(v6('2001:db8:1:1::9', 80), 'drop');
+});
+
+test('partial sync: nothing for an unchanged table; one policy changed touches only its set and chain', () => {
+  const mk = (port: number) =>
+    stateFromObjects(
+      [
+        policy('x', 'web', {
+          podSelector: { matchLabels: { pod: 'a' } },
+          ingress: [{ from: [{ podSelector: {} }], ports: [{ port }] }],
+        }),
+        policy('x', 'deny-egress', { podSelector: { matchLabels: { pod: 'b' } }, policyTypes: ['Egress'] }),
+      ],
+      [modelPod('x', 'a', { ip: '10.243.0.2' }), modelPod('x', 'b', { ip: '10.243.0.3' })],
+      [modelNamespace('x')],
+    );
+  const a = renderTable(mk(80));
+  assert.equal(partialScript(a, renderTable(mk(80))), '');
+  const script = partialScript(a, renderTable(mk(8080)))!;
+  const lines = script.trim().split('\n');
+  assert.match(lines[0], /^flush chain inet twill-policy ingress-\w+$/);
+  assert.equal(lines.filter((l) => /^\tset ports-\w+ \{$/.test(l)).length, 1, script);
+  assert.match(script, /elements = \{ tcp \. 8080 \}/);
+  assert.match(lines[lines.length - 1], /^delete set inet twill-policy ports-\w+$/);
+  assert.doesNotMatch(
+    script,
+    /add element|delete element|chain inet twill-policy egress/,
+    'maps and the other policy are untouched',
+  );
+  // A new address family changes the fixed part: only a full sync will do.
+  const v6 = mk(80);
+  v6.pods[0].ips.push('2001:db8::2');
+  assert.equal(partialScript(a, renderTable(v6)), undefined);
+});
+
+test('overlapping port ranges and except CIDRs are merged (the kernel refuses overlapping intervals)', () => {
+  assert.deepEqual(
+    mergePortRanges([
+      ['TCP', 80, 81],
+      ['TCP', 81, 81],
+      ['TCP', 82, 82],
+      ['TCP', 90, 90],
+      ['UDP', 0, 65535],
+      ['UDP', 53, 53],
+    ]),
+    ['tcp . 80-82', 'tcp . 90', 'udp . 0-65535'],
+  );
+  assert.deepEqual(
+    outermostCIDRs(['10.0.0.0/28', '10.0.0.1/32', '10.0.1.0/24', '10.0.1.0/24', '10.0.0.0/28']),
+    ['10.0.0.0/28', '10.0.1.0/24'],
+  );
 });

@@ -18,6 +18,8 @@
  *   chain: traffic from a pod's own node is always allowed.
  * Only pods on this node get verdict-map entries; peer sets hold every pod of the cluster.
  */
+import { createHash } from 'node:crypto';
+import { cidrContainsCIDR, parseCIDR } from '../ipam/cidr.js';
 import {
   policySelects,
   peerSelectsPod,
@@ -65,21 +67,69 @@ function quote(s: string, max = 120): string {
  * a transaction pays most for in the kernel.
  */
 class SetRegistry {
-  readonly decl: string[] = [];
+  /** name → declaration block. */
+  readonly decl = new Map<string, string>();
   private readonly byContent = new Map<string, string>();
-  private n = 0;
 
   name(prefix: string, type: string, els: string[], interval = false): string {
     const key = `${type}|${interval}|${els.join(',')}`;
     let name = this.byContent.get(key);
     if (!name) {
-      name = `${prefix}-${this.n++}`;
+      // Named by content: a set never changes, it is replaced, so a partial sync only adds and deletes sets.
+      name = `${prefix}-${stableId(key)}`;
       this.byContent.set(key, name);
       const flags = interval ? '\t\tflags interval\n' : '';
-      this.decl.push(`\tset ${name} {\n\t\ttype ${type}\n${flags}\t\telements = { ${els.join(', ')} }\n\t}`);
+      this.decl.set(
+        name,
+        `\tset ${name} {\n\t\ttype ${type}\n${flags}\t\telements = { ${els.join(', ')} }\n\t}`,
+      );
     }
     return name;
   }
+}
+
+/**
+ * Port ranges as set elements, overlapping and adjacent ranges of one protocol merged: the kernel refuses
+ * overlapping intervals in a set ("File exists"), and `80-81` with `81` is one policy away.
+ */
+export function mergePortRanges(ranges: [Protocol, number, number][]): string[] {
+  const out: string[] = [];
+  for (const p of ['SCTP', 'TCP', 'UDP'] as Protocol[]) {
+    const mine = ranges.filter((r) => r[0] === p).sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+    let cur: [number, number] | undefined;
+    const flush = () =>
+      cur && out.push(`${proto(p)} . ${cur[0] === cur[1] ? cur[0] : `${cur[0]}-${cur[1]}`}`);
+    for (const [, lo, hi] of mine) {
+      if (cur && lo <= cur[1] + 1) cur[1] = Math.max(cur[1], hi);
+      else {
+        flush();
+        cur = [lo, hi];
+      }
+    }
+    flush();
+  }
+  return out;
+}
+
+/** The CIDRs no other one of the list contains (duplicates once): an interval set refuses overlaps. */
+export function outermostCIDRs(cidrs: string[]): string[] {
+  const parsed = [...new Set(cidrs)].map((c) => ({ text: c, cidr: parseCIDR(c) }));
+  return parsed
+    .filter(
+      (a) =>
+        !parsed.some(
+          (b) =>
+            b !== a &&
+            cidrContainsCIDR(b.cidr, a.cidr) &&
+            (b.cidr.prefix < a.cidr.prefix || (b.cidr.prefix === a.cidr.prefix && b.text < a.text)),
+        ),
+    )
+    .map((a) => a.text);
+}
+
+/** A short stable name part: 12 hex digits of SHA-1. */
+function stableId(text: string): string {
+  return createHash('sha1').update(text).digest('hex').slice(0, 12);
 }
 
 interface RenderContext {
@@ -132,7 +182,7 @@ function renderRule(ctx: RenderContext, policy: Policy, rule: PolicyRule, dir: D
     for (const peer of rule.peers) {
       if (peer.kind === 'ipBlock') {
         const f = famOf(peer.cidr);
-        const ex = peer.except.filter((e) => famOf(e) === f);
+        const ex = outermostCIDRs(peer.except.filter((e) => famOf(e) === f));
         peerAlts
           .get(f)!
           .push(
@@ -157,17 +207,14 @@ function renderRule(ctx: RenderContext, policy: Policy, rule: PolicyRule, dir: D
   if (!rule.ports) {
     for (const f of families) portAlts.get(f)!.push('');
   } else {
-    const numeric: string[] = [];
+    const numeric: [Protocol, number, number][] = [];
     const named = new Map<Fam, Set<string>>([
       [4, new Set()],
       [6, new Set()],
     ]);
     for (const p of rule.ports) {
-      if (p.port === undefined) numeric.push(`${proto(p.protocol)} . 0-65535`);
-      else if (typeof p.port === 'number')
-        numeric.push(
-          `${proto(p.protocol)} . ${p.endPort !== undefined && p.endPort !== p.port ? `${p.port}-${p.endPort}` : p.port}`,
-        );
+      if (p.port === undefined) numeric.push([p.protocol, 0, 65535]);
+      else if (typeof p.port === 'number') numeric.push([p.protocol, p.port, p.endPort ?? p.port]);
       else {
         // A named port means, on each destination pod, the container port of that name and protocol. For
         // ingress the destinations are the policy's own pods; for egress, any pod.
@@ -184,8 +231,9 @@ function renderRule(ctx: RenderContext, policy: Policy, rule: PolicyRule, dir: D
     }
     if (numeric.length) {
       // Interval sets of concatenations cost more to build: only when a range needs one.
-      const interval = numeric.some((n) => n.includes('-'));
-      const name = sets.name('ports', 'inet_proto . inet_service', [...new Set(numeric)].sort(), interval);
+      const els = mergePortRanges(numeric);
+      const interval = els.some((n) => n.includes('-'));
+      const name = sets.name('ports', 'inet_proto . inet_service', els, interval);
       for (const f of families) portAlts.get(f)!.push(`meta l4proto . th dport @${name}`);
     }
     for (const f of [4, 6] as Fam[]) {
@@ -215,8 +263,26 @@ function isolation(byNs: Map<string, [Policy, number][]>, pod: PolicyPod, dir: D
   return out;
 }
 
+/**
+ * The table as objects, for full and partial syncs: sets (named by content), group chains (named by their
+ * policies), verdict-map elements, and the fixed part (denial sets, base chains) as text.
+ */
+export interface PolicyTable {
+  sets: Map<string, string>;
+  /** Group chain → its lines (comments first, then rules). */
+  chains: Map<string, string[]>;
+  /** Map name → element key → verdict. */
+  maps: Map<string, Map<string, string>>;
+  /** Denial sets and base chains: a change here (address families, options) needs a full sync. */
+  fixed: { head: string[]; tail: string[] };
+}
+
 /** The nft script that replaces the table. */
 export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): string {
+  return fullScript(renderTable(state, opts));
+}
+
+export function renderTable(state: PolicyState, opts: RenderOptions = {}): PolicyTable {
   const keyOf = (p: Policy) => `${p.namespace}/${p.name}`;
   const policies = [...state.policies].sort((a, b) =>
     keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0,
@@ -286,16 +352,18 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
   }
 
   const denyStmt = opts.deny === 'reject' ? 'reject with icmpx admin-prohibited' : 'drop';
-  const chains: string[] = [];
-  const maps: Record<string, string[]> = { ingress4: [], ingress6: [], egress4: [], egress6: [] };
+  const chains = new Map<string, string[]>();
+  const maps = new Map<string, Map<string, string>>(
+    ['ingress4', 'ingress6', 'egress4', 'egress6'].map((m) => [m, new Map<string, string>()]),
+  );
   for (const dir of ['ingress', 'egress'] as Direction[]) {
-    let k = 0;
     for (const [key, pods] of [...groups[dir].entries()].sort((a, b) =>
       a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
     )) {
-      const chain = `${dir}-g${k++}`;
       const ids = key.split(',').map(Number);
       const names = ids.map((i) => `${policies[i].namespace}/${policies[i].name}`);
+      // Named by the policies that isolate its pods: stable while they stay, whatever else changes.
+      const chain = `${dir}-${stableId(names.join(' '))}`;
       const shown = pods.slice(0, 8).map((p) => `${p.namespace}/${p.name}`);
       if (pods.length > 8) shown.push(`and ${pods.length - 8} more`);
       const lines: string[] = [`\t\t# ${dir} of ${shown.join(' ')}`];
@@ -318,16 +386,11 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
         );
       }
       lines.push(`\t\t${denyStmt}`);
-      chains.push(`\tchain ${chain} {\n${lines.join('\n')}\n\t}`);
-      for (const p of pods) for (const ip of p.ips) maps[`${dir}${famOf(ip)}`].push(`${ip} : jump ${chain}`);
+      chains.set(chain, lines);
+      for (const p of pods) for (const ip of p.ips) maps.get(`${dir}${famOf(ip)}`)!.set(ip, `jump ${chain}`);
     }
   }
 
-  const mapDecl = Object.entries(maps).map(([name, els]) => {
-    const body = [`\t\ttype ${addrType(name.endsWith('6') ? 6 : 4)} : verdict`];
-    if (els.length) body.push(`\t\telements = { ${els.join(', ')} }`);
-    return `\tmap ${name} {\n${body.join('\n')}\n\t}`;
-  });
   const base = (hook: string, withIngress: boolean) => {
     const rules = [
       `\t\ttype filter hook ${hook} priority filter; policy accept;`,
@@ -341,23 +404,80 @@ export function renderPolicies(state: PolicyState, opts: RenderOptions = {}): st
     return `\tchain ${hook} {\n${rules.join('\n')}\n\t}`;
   };
 
+  const head = (['ingress', 'egress'] as Direction[]).flatMap((dir) =>
+    [...families].map(
+      (f) =>
+        `\tset deny-${dir}${f} {\n\t\ttype ${addrType(f)} . ${addrType(f)} . inet_proto . inet_service\n` +
+        `\t\tsize ${DENIAL_SET_SIZE}\n\t\tflags dynamic,timeout\n\t\ttimeout ${DENIAL_TIMEOUT_S}s\n\t}`,
+    ),
+  );
+  return {
+    sets: ctx.sets.decl,
+    chains,
+    maps,
+    fixed: { head, tail: [base('forward', true), base('input', false)] },
+  };
+}
+
+const chainBlock = (name: string, lines: string[]) => `\tchain ${name} {\n${lines.join('\n')}\n\t}`;
+
+function mapBlock(name: string, els: Map<string, string>): string {
+  const body = [`\t\ttype ${addrType(name.endsWith('6') ? 6 : 4)} : verdict`];
+  if (els.size) body.push(`\t\telements = { ${[...els].map(([k, v]) => `${k} : ${v}`).join(', ')} }`);
+  return `\tmap ${name} {\n${body.join('\n')}\n\t}`;
+}
+
+/** The transaction that replaces the whole table. */
+export function fullScript(t: PolicyTable): string {
   return [
     `add table inet twill-policy`,
     `delete table inet twill-policy`,
     `table inet twill-policy {`,
-    ...(['ingress', 'egress'] as Direction[]).flatMap((dir) =>
-      [...families].map(
-        (f) =>
-          `\tset deny-${dir}${f} {\n\t\ttype ${addrType(f)} . ${addrType(f)} . inet_proto . inet_service\n` +
-          `\t\tsize ${DENIAL_SET_SIZE}\n\t\tflags dynamic,timeout\n\t\ttimeout ${DENIAL_TIMEOUT_S}s\n\t}`,
-      ),
-    ),
-    ...ctx.sets.decl,
-    ...chains,
-    ...mapDecl,
-    base('forward', true),
-    base('input', false),
+    ...t.fixed.head,
+    ...t.sets.values(),
+    ...[...t.chains].map(([name, lines]) => chainBlock(name, lines)),
+    ...[...t.maps].map(([name, els]) => mapBlock(name, els)),
+    ...t.fixed.tail,
     `}`,
     '',
   ].join('\n');
+}
+
+const rulesOf = (lines: string[]) => lines.filter((l) => !l.trimStart().startsWith('#')).join('\n');
+
+/**
+ * The transaction that turns table `from` (in the kernel) into `to`, touching only what differs; undefined when
+ * only a full sync will do (the fixed part changed); '' when nothing differs. Order matters inside it: changed
+ * chains are flushed, new sets and chains declared and changed chains refilled, map elements swapped, and only
+ * then are chains and sets that nothing references any more deleted.
+ */
+export function partialScript(from: PolicyTable, to: PolicyTable): string | undefined {
+  if (
+    from.fixed.head.join('\n') !== to.fixed.head.join('\n') ||
+    from.fixed.tail.join('\n') !== to.fixed.tail.join('\n')
+  )
+    return undefined;
+  const T = 'inet twill-policy';
+  const out: string[] = [];
+  const block: string[] = [];
+  for (const [name, decl] of to.sets) if (!from.sets.has(name)) block.push(decl);
+  for (const [name, lines] of to.chains) {
+    const old = from.chains.get(name);
+    if (old === undefined) block.push(chainBlock(name, lines));
+    else if (rulesOf(old) !== rulesOf(lines)) {
+      out.push(`flush chain ${T} ${name}`);
+      block.push(chainBlock(name, lines));
+    }
+  }
+  if (block.length) out.push(`table ${T} {`, ...block, `}`);
+  for (const [map, els] of to.maps) {
+    const old = from.maps.get(map) ?? new Map<string, string>();
+    const del = [...old.keys()].filter((k) => els.get(k) !== old.get(k));
+    const add = [...els].filter(([k, v]) => old.get(k) !== v);
+    if (del.length) out.push(`delete element ${T} ${map} { ${del.join(', ')} }`);
+    if (add.length) out.push(`add element ${T} ${map} { ${add.map(([k, v]) => `${k} : ${v}`).join(', ')} }`);
+  }
+  for (const name of from.chains.keys()) if (!to.chains.has(name)) out.push(`delete chain ${T} ${name}`);
+  for (const name of from.sets.keys()) if (!to.sets.has(name)) out.push(`delete set ${T} ${name}`);
+  return out.length ? out.join('\n') + '\n' : '';
 }
