@@ -4,8 +4,8 @@
  * 1. Render and apply: 1,000 pods (20 namespaces × 50, ten `app` values per namespace) under 100 and 1,000
  *    policies (each selects one app and allows one app of another namespace on one port, plus an egress rule),
  *    all pods local to the node. For each: the pure render (ms), `nft -f` of the full table into a scratch
- *    namespace (ms), then one policy changed (render + apply again), and the same text applied again as the
- *    floor of an apply of that size. The peer here is the size of the problem: bytes of nft text, rules.
+ *    namespace (ms), then one policy's port changed, synced as a full transaction and as a partial one (render +
+ *    diff + apply), side by side.
  * 2. Throughput: two pods bridged in a node namespace (br_netfilter on in both runs), `iperf3 -t S` from one to
  *    the other with no table, then with the 1,000-policy table in force where the server is isolated and the
  *    client allowed — alternated twice, the best of each printed beside the other.
@@ -21,7 +21,13 @@ import { netnsAdd, netnsDelete, netnsExec, netnsKillAll } from '../src/linux/net
 import { nftApply } from '../src/linux/nft.js';
 import { sysctlWrite } from '../src/linux/sysctl.js';
 import type { KubeObject } from '../src/model/types.js';
-import { POLICY_TABLE, renderPolicies } from '../src/policy/render.js';
+import {
+  POLICY_TABLE,
+  fullScript,
+  partialScript,
+  renderPolicies,
+  renderTable,
+} from '../src/policy/render.js';
 import { stateFromObjects, type PolicyState } from '../src/policy/semantics.js';
 import { modelNamespace, modelPod, policy } from '../src/policy/fixtures.js';
 
@@ -154,34 +160,44 @@ async function main(): Promise<void> {
         'policies',
         'render ms',
         'apply ms',
-        '1 changed: render+apply ms',
-        'same text again ms',
-        'nft bytes',
+        'nft kB',
         'rules',
+        '1 changed, full ms',
+        '1 changed, partial ms',
+        'partial B',
       ],
     ];
     for (const n of [100, 1000]) {
       const s = state(n);
-      const [text, renderMs] = await timed(() => renderPolicies(s, { nodeName: NODE, logGroup: 100 }));
-      const [, applyMs] = await timed(() => apply(text));
       const changed = state(n, 1);
-      const [, changedMs] = await timed(async () =>
-        apply(renderPolicies(changed, { nodeName: NODE, logGroup: 100 })),
-      );
-      const [, againMs] = await timed(() => apply(text));
+      const opts = { nodeName: NODE };
+      const [table, renderMs] = await timed(() => renderTable(s, opts));
+      const text = fullScript(table);
+      const [, applyMs] = await timed(() => apply(text));
+      const [, changedFullMs] = await timed(async () => apply(fullScript(renderTable(changed, opts))));
+      await apply(text);
+      let partialBytes = 0;
+      const [, changedPartialMs] = await timed(async () => {
+        const script = partialScript(table, renderTable(changed, opts))!;
+        partialBytes = script.length;
+        await apply(script);
+      });
       const rules = text.split('\n').filter((l) => /\b(return|drop)\b/.test(l)).length;
       rows.push([
         String(n),
         renderMs.toFixed(1),
         applyMs.toFixed(1),
-        changedMs.toFixed(1),
-        againMs.toFixed(1),
-        String(text.length),
+        (text.length / 1024).toFixed(0),
         String(rules),
+        changedFullMs.toFixed(1),
+        changedPartialMs.toFixed(1),
+        String(partialBytes),
       ]);
     }
     for (const r of rows)
-      process.stdout.write(r.map((c, i) => c.padStart(i === 0 ? 8 : 14)).join(' ') + '\n');
+      process.stdout.write(
+        r.map((c, i) => c.padStart(i === 0 ? 8 : Math.max(10, c.length))).join(' ') + '\n',
+      );
 
     // Throughput: no table, then 1,000 policies + the allow for the iperf pods, alternated twice (this machine
     // is shared: alternating spreads the noise over both), the best of each.

@@ -1,9 +1,9 @@
 /**
  * NetworkPolicy enforcement on one node, as a NodeComponent: informers on NetworkPolicies, Pods and Namespaces
  * only record that something changed; one sync loop renders the whole table (render.ts, pure) and applies it
- * with one `nft -f` transaction in the node's namespace. A render equal to the last applied one is not applied
- * again (pod status churn costs one render, no kernel work); a failed apply is retried after a short backoff.
- * The kube-proxy nftables pattern, without partial syncs yet: the table is replaced atomically each time.
+ * with one `nft -f` transaction in the node's namespace: the whole table on the first sync and after a failure,
+ * otherwise only what differs from the last applied table (render.ts partialScript), nothing when nothing does
+ * (pod status churn costs one render, no kernel work). The kube-proxy nftables pattern.
  */
 import type { NodeComponent, NodeComponentFactory, NodeContext } from '../agent/components.js';
 import { Informer } from '../client/informer.js';
@@ -15,7 +15,14 @@ import type { KubeObject } from '../model/types.js';
 import { logger } from '../util/log.js';
 import { denialText, newDenials, parseDenials, podsByIP } from './denials.js';
 import { policyMetrics } from './metrics.js';
-import { POLICY_TABLE, renderPolicies, type RenderOptions } from './render.js';
+import {
+  POLICY_TABLE,
+  fullScript,
+  partialScript,
+  renderTable,
+  type PolicyTable,
+  type RenderOptions,
+} from './render.js';
 import { stateFromObjects } from './semantics.js';
 
 const log = logger('policy');
@@ -66,7 +73,7 @@ export async function startPolicyEnforcer(
 
   let generation = 0; // bumped by every change
   let appliedGeneration = -1;
-  let lastText = '';
+  let lastTable: PolicyTable | undefined;
   let applied = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -81,19 +88,23 @@ export async function startPolicyEnforcer(
       informers.pods.list(),
       informers.namespaces.list(),
     );
-    const text = renderPolicies(state, renderOpts);
-    if (text !== lastText) {
-      await nftApply(text, { tables: [POLICY_TABLE], netns });
-      lastText = text;
+    const table = renderTable(state, renderOpts);
+    // A partial transaction from what the kernel holds when we know it; the whole table otherwise.
+    const partial = lastTable ? partialScript(lastTable, table) : undefined;
+    const script = partial ?? fullScript(table);
+    if (script !== '') {
+      await nftApply(script, { tables: [POLICY_TABLE], netns });
       applied++;
-      metrics.syncs.inc({ node: ctx.nodeName });
-      metrics.duration.observe({ node: ctx.nodeName }, Number(process.hrtime.bigint() - started) / 1e9);
+      const kind = partial === undefined ? 'full' : 'partial';
+      metrics.syncs.inc({ node: ctx.nodeName, kind });
+      metrics.duration.observe({ node: ctx.nodeName, kind }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.policies.set({ node: ctx.nodeName }, state.policies.length);
       log.debug(
-        { node: ctx.nodeName, policies: state.policies.length, bytes: text.length },
-        'policy table applied',
+        { node: ctx.nodeName, kind, policies: state.policies.length, bytes: script.length },
+        'policy table synced',
       );
     }
+    lastTable = table;
     appliedGeneration = gen;
     const done = waiters.filter((w) => w.gen <= gen);
     waiters = waiters.filter((w) => w.gen > gen);
@@ -106,7 +117,7 @@ export async function startPolicyEnforcer(
       timer = undefined;
       running = sync()
         .catch((err: Error) => {
-          lastText = ''; // the next sync applies in full
+          lastTable = undefined; // the next sync applies in full
           metrics.errors.inc({ node: ctx.nodeName });
           log.error({ node: ctx.nodeName, err: err.message }, 'policy sync failed; retrying');
           return new Promise<void>((r) => setTimeout(r, 1000).unref());

@@ -4,9 +4,9 @@ import { metricsRegistry } from '../util/metrics.js';
 
 let metrics:
   | {
-      syncs: Counter<'node'>;
+      syncs: Counter<'node' | 'kind'>;
       errors: Counter<'node'>;
-      duration: Histogram<'node'>;
+      duration: Histogram<'node' | 'kind'>;
       policies: Gauge<'node'>;
       denials: Counter<'node' | 'direction'>;
     }
@@ -16,8 +16,8 @@ export function policyMetrics(): NonNullable<typeof metrics> {
   metrics ??= {
     syncs: new Counter({
       name: 'twill_policy_syncs_total',
-      help: 'nft transactions applied to the twill-policy table',
-      labelNames: ['node'],
+      help: 'nft transactions applied to the twill-policy table (kind: full or partial)',
+      labelNames: ['node', 'kind'],
       registers: [metricsRegistry],
     }),
     errors: new Counter({
@@ -28,8 +28,8 @@ export function policyMetrics(): NonNullable<typeof metrics> {
     }),
     duration: new Histogram({
       name: 'twill_policy_sync_duration_seconds',
-      help: 'render and apply time of one policy sync',
-      labelNames: ['node'],
+      help: 'render and apply time of one policy sync (kind: full or partial)',
+      labelNames: ['node', 'kind'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [metricsRegistry],
     }),
