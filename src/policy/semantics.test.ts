@@ -348,3 +348,57 @@ test('the truth table prints as the e2e suite prints it', () => {
       'y/a  0    0    0    -\n',
   );
 });
+
+// More of the upstream netpol cases (test/e2e/network/netpol/network_policy.go), by their names there.
+
+test('should enforce multiple egress policies with egress allow-all policy taking precedence', () => {
+  const s = model([
+    policy('x', 'deny-egress', { podSelector: {}, policyTypes: ['Egress'] }),
+    policy('x', 'allow-all-egress', { podSelector: {}, policyTypes: ['Egress'], egress: [{}] }),
+  ]);
+  assert.deepEqual(table(s), new Expect(true).rows());
+});
+
+test('should work with Ingress, Egress specified together', () => {
+  const s = model([
+    policy('x', 'both', {
+      podSelector: { matchLabels: { pod: 'a' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }],
+      egress: [],
+    }),
+  ]);
+  assert.deepEqual(table(s), new Expect(true).deny('*', 'x/a').allow('y/*', 'x/a').deny('x/a', '*').rows());
+});
+
+test('should support denying of egress traffic on the client side (even if the server explicitly allows this traffic)', () => {
+  const s = model([
+    policy('x', 'deny-egress-a', { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'] }),
+    policy('y', 'allow-all-ingress', { podSelector: {}, ingress: [{}] }),
+  ]);
+  assert.deepEqual(table(s), new Expect(true).deny('x/a', '*').rows());
+});
+
+test('should enforce ingress policy allowing any port traffic to a server on a specific protocol', () => {
+  const s = model([policy('x', 'udp-any', { podSelector: {}, ingress: [{ ports: [{ protocol: 'UDP' }] }] })]);
+  assert.deepEqual(table(s, 'UDP/80'), new Expect(true).rows());
+  assert.deepEqual(table(s, 'UDP/81'), new Expect(true).rows());
+  assert.deepEqual(table(s, 'TCP/80'), new Expect(true).deny('*', 'x/*').rows());
+});
+
+test('should enforce multiple ingress policies with ingress allow-all policy taking precedence; ports add up', () => {
+  const s = model([
+    policy('x', 'port-80', { podSelector: {}, ingress: [{ ports: [{ port: 80 }] }] }),
+    policy('x', 'port-81', { podSelector: {}, ingress: [{ ports: [{ port: 81 }] }] }),
+  ]);
+  assert.deepEqual(table(s, 'TCP/80'), new Expect(true).rows());
+  assert.deepEqual(table(s, 'TCP/81'), new Expect(true).rows());
+  assert.deepEqual(table(s, 'UDP/80'), new Expect(true).deny('*', 'x/*').rows());
+});
+
+test('should deny ingress access to updated pod (a pod relabelled into the policy is isolated)', () => {
+  const pol = [policy('x', 'deny-b', { podSelector: { matchLabels: { target: 'isolated' } } })];
+  assert.deepEqual(table(model(pol)), new Expect(true).rows());
+  const relabelled = model(pol, { podLabels: { 'x/b': { pod: 'b', target: 'isolated' } } });
+  assert.deepEqual(table(relabelled), new Expect(true).deny('*', 'x/b').rows());
+});
