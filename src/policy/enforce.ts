@@ -152,7 +152,8 @@ export async function startPolicyEnforcer(
   const denialTimer =
     pollMs > 0
       ? setInterval(() => {
-          if (polling || stopped) return;
+          // No isolated pod on this node, no denials to read.
+          if (polling || stopped || !lastTable || lastTable.chains.size === 0) return;
           polling = true;
           nftListTable(POLICY_TABLE, { netns })
             .then((objs) => {
