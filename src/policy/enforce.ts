@@ -128,21 +128,32 @@ export async function startPolicyEnforcer(
         });
     }, delay);
   };
+  let live = false; // before the first sync, changes only count
   const changed = () => {
     generation++;
-    schedule();
+    if (live) schedule();
   };
   for (const inf of Object.values(informers)) {
     inf.addEventHandler({ onAdd: changed, onUpdate: changed, onDelete: changed });
     inf.start();
   }
   await Promise.all(Object.values(informers).map((i) => i.waitForSync()));
-  changed();
+  // The first sync runs here, in full: a failure (no nft, no permission) fails the component's start.
+  try {
+    running = sync();
+    await running;
+  } catch (err) {
+    await Promise.all(Object.values(informers).map((i) => i.stop()));
+    throw err;
+  } finally {
+    running = undefined;
+  }
+  live = true;
+  if (appliedGeneration < generation) schedule();
   const synced = () =>
     appliedGeneration >= generation
       ? Promise.resolve()
       : new Promise<void>((resolve) => waiters.push({ gen: generation, resolve }));
-  await synced();
   log.info({ node: ctx.nodeName, netns }, 'NetworkPolicy enforcement started');
 
   // The agent's log of denials: read the kernel's denial record now and then, log what is new.
