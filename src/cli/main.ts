@@ -136,6 +136,7 @@ addControlPlaneOptions(
     'the nodes’ underlay subnet (host .1, node i .10+i)',
     DEFAULT_UNDERLAY_CIDR,
   )
+  .option('--network-policy-deny <drop|reject>', 'what packets NetworkPolicy denies get', 'drop')
   .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes) }));
 
 program

@@ -4,11 +4,11 @@
  * NetworkPolicy enforcement. `twill up` and `twill agent` both build their list here, from their flags.
  */
 import type { NodeComponentFactory } from '../agent/components.js';
-import { policyComponent } from '../policy/enforce.js';
+import { policyComponent, policyDenyFlag } from '../policy/enforce.js';
 
 /** Flags of `twill up` / `twill agent` that configure node components (each component adds its own). */
 export type NodeComponentFlags = Record<string, unknown>;
 
-export function nodeComponents(_flags: NodeComponentFlags): NodeComponentFactory[] {
-  return [policyComponent()];
+export function nodeComponents(flags: NodeComponentFlags): NodeComponentFactory[] {
+  return [policyComponent({ deny: policyDenyFlag(flags.networkPolicyDeny) })];
 }

@@ -119,7 +119,7 @@ function checkOutput(o: string): void {
 }
 
 /** The netns of a pod on this machine: its node's name in the agent's naming, found under /var/run/netns. */
-function findPodNetns(pod: KubeObject): string | undefined {
+export function findPodNetns(pod: KubeObject): string | undefined {
   const uid = pod.metadata.uid ?? '';
   const node = (pod.spec as { nodeName?: string })?.nodeName ?? '';
   const suffix = podNetnsName('', uid).split('-').pop()!;

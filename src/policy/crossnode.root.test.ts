@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { routeAdd } from '../linux/addr.js';
+import { netnsExec } from '../linux/netns.js';
+import { findPodNetns } from './cli.js';
 import {
   kubectl,
   run,
@@ -84,6 +86,8 @@ before(async () => {
       '10.243.128.0/17',
       '--service-cidr',
       '10.93.0.0/16',
+      '--network-policy-deny',
+      'reject',
     ],
     timeoutMs: 60_000,
   });
@@ -187,4 +191,43 @@ test('across nodes: ingress isolation on the destination node, egress on the sou
     'TCP/80': base().allow('y/a', 'y/b'),
     'UDP/81': base(),
   });
+});
+
+/** `twill connect` from inside a pod: how it failed (agnhost's word) and how long it took. */
+async function connectFrom(from: string, to: string, port: number): Promise<{ outcome: string; ms: number }> {
+  const get = async (ref: string) => {
+    const [ns, name] = ref.split('/');
+    return JSON.parse(await kubectl(twill.kubeconfig, ['get', 'pod', '-n', ns, name, '-o', 'json']));
+  };
+  const [src, dst] = await Promise.all([get(from), get(to)]);
+  const netns = findPodNetns(src)!;
+  const start = Date.now();
+  let outcome = 'OK';
+  try {
+    await netnsExec(netns, [
+      process.execPath,
+      twillBin,
+      'connect',
+      `${dst.status.podIP}:${port}`,
+      '--timeout',
+      '3s',
+    ]);
+  } catch (err) {
+    outcome = /(TIMEOUT|REFUSED|OTHER|DNS):/.exec((err as Error).message)?.[1] ?? (err as Error).message;
+  }
+  return { outcome, ms: Date.now() - start };
+}
+
+test('--network-policy-deny reject: denied TCP connections are reset, bridged on one node and routed across', async () => {
+  // y/a -> x/a: both on node-1 (bridged), denied by y/a's egress. x/a -> x/b: node-1 to node-2 (routed),
+  // denied by x/b's ingress on node-2.
+  for (const [from, to] of [
+    ['y/a', 'x/a'],
+    ['x/a', 'x/b'],
+  ]) {
+    // A reset (REFUSED), where a drop would wait out the timeout (TIMEOUT).
+    const r = await connectFrom(from, to, 80);
+    assert.equal(r.outcome, 'REFUSED', `${from} -> ${to} after ${r.ms} ms`);
+  }
+  assert.equal((await connectFrom('y/b', 'x/a', 80)).outcome, 'OK');
 });

@@ -12,6 +12,7 @@ import { LinuxErrorCodes, isLinuxError } from '../linux/exec.js';
 import { nftApply, nftDeleteTable, nftListTable } from '../linux/nft.js';
 import { sysctlWrite } from '../linux/sysctl.js';
 import type { KubeObject } from '../model/types.js';
+import { ErrorCodes, TwillError } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { denialText, newDenials, parseDenials, podsByIP } from './denials.js';
 import { policyMetrics } from './metrics.js';
@@ -203,4 +204,14 @@ export async function startPolicyEnforcer(
 /** The factory for src/node/components.ts. */
 export function policyComponent(opts: PolicyEnforcerOptions = {}): NodeComponentFactory {
   return (ctx) => startPolicyEnforcer(ctx, opts);
+}
+
+/** `--network-policy-deny`: what a denied packet gets, `drop` (the default) or `reject`. */
+export function policyDenyFlag(v: unknown): 'drop' | 'reject' {
+  if (v === undefined || v === 'drop') return 'drop';
+  if (v === 'reject') return 'reject';
+  throw new TwillError(
+    ErrorCodes.BadConfig,
+    `--network-policy-deny: expected drop or reject, got "${String(v)}"`,
+  );
 }

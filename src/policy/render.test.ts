@@ -47,7 +47,11 @@ test('golden: the table for node-1 (sets per rule, groups, verdict maps of local
 
 test('reject and no log are options', () => {
   const text = renderPolicies(goldenState(), { deny: 'reject' });
-  assert.match(text, /\t\treject with icmpx admin-prohibited\n/);
+  assert.match(text, /\t\tmeta l4proto tcp reject with tcp reset\n\t\treject with icmpx admin-prohibited\n/);
+  const rs = parseRuleset(text);
+  const pkt = { saddr: '10.243.1.3', daddr: '10.243.0.2', dport: 99 };
+  assert.equal(trace(rs, 'forward', { ...pkt, protocol: 'tcp' }), 'reject');
+  assert.equal(trace(rs, 'forward', { ...pkt, protocol: 'udp' }), 'reject');
   assert.doesNotMatch(text, /\bdrop\b|log prefix/);
 });
 

@@ -41,7 +41,7 @@ const DENIAL_SET_SIZE = 4096;
 export interface RenderOptions {
   /** Only pods on this node are enforced (all pods when undefined: tests and the tracer). */
   nodeName?: string;
-  /** What a denied packet gets: `drop` (default) or `reject` (ICMP administratively prohibited / TCP RST). */
+  /** What a denied packet gets: `drop` (default) or `reject` (a TCP reset; ICMP administratively prohibited). */
   deny?: 'drop' | 'reject';
   /** nflog group of the denial log (rate-limited); undefined: no log. */
   logGroup?: number;
@@ -351,7 +351,12 @@ export function renderTable(state: PolicyState, opts: RenderOptions = {}): Polic
     ruleMatches.set(u, out);
   }
 
-  const denyStmt = opts.deny === 'reject' ? 'reject with icmpx admin-prohibited' : 'drop';
+  // TCP gets a reset: the kernel rate-limits the ICMP errors it sends per peer (icmp_ratelimit), so a burst of
+  // rejected connections would soon look dropped; other protocols get ICMP administratively prohibited.
+  const denyStmts =
+    opts.deny === 'reject'
+      ? ['meta l4proto tcp reject with tcp reset', 'reject with icmpx admin-prohibited']
+      : ['drop'];
   const chains = new Map<string, string[]>();
   const maps = new Map<string, Map<string, string>>(
     ['ingress4', 'ingress6', 'egress4', 'egress6'].map((m) => [m, new Map<string, string>()]),
@@ -385,7 +390,7 @@ export function renderTable(state: PolicyState, opts: RenderOptions = {}): Polic
           `\t\tlimit rate ${opts.logRate ?? 10}/second log prefix ${quote(prefix)} group ${opts.logGroup}`,
         );
       }
-      lines.push(`\t\t${denyStmt}`);
+      for (const d of denyStmts) lines.push(`\t\t${d}`);
       chains.set(chain, lines);
       for (const p of pods) for (const ip of p.ips) maps.get(`${dir}${famOf(ip)}`)!.set(ip, `jump ${chain}`);
     }

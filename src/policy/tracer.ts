@@ -199,6 +199,13 @@ function runChain(rs: Ruleset, name: string, pkt: Packet, depth: number): Outcom
           .map((x) => x.trim());
         if (!protos.includes(pkt.protocol)) continue rules;
         i += 3;
+      } else if (
+        t === 'meta' &&
+        tokens[i + 1] === 'l4proto' &&
+        /^(tcp|udp|sctp)$/.test(tokens[i + 2] ?? '')
+      ) {
+        if (tokens[i + 2] !== pkt.protocol) continue rules;
+        i += 3;
       } else if (t === 'update' && tokens[i + 1]?.startsWith('@')) {
         // Records the packet in a dynamic set: no effect on the verdict.
         i += 3;
