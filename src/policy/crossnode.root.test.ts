@@ -6,6 +6,7 @@
  * must equal the analysis table and the hand-written one, in both directions.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { routeAdd } from '../linux/addr.js';
 import { netnsExec } from '../linux/netns.js';
@@ -153,8 +154,10 @@ before(async () => {
 
 after(async () => {
   await twill?.stop();
-  if (twill)
+  if (twill) {
     await run(process.execPath, [twillBin, 'down', '--data-dir', twill.dataDir, '--cluster-name', 'pol2']);
+    fs.rmSync(twill.dataDir, { recursive: true, force: true });
+  }
 });
 
 test('across nodes: ingress isolation on the destination node, egress on the source node, replies both ways', async () => {

@@ -5,6 +5,7 @@
  * here by hand. Each change must reach the node's nftables table within one second.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { nftListTable } from '../linux/nft.js';
 import { netnsExec } from '../linux/netns.js';
@@ -163,8 +164,10 @@ before(async () => {
 after(async () => {
   await twill?.stop();
   // Whatever the run left (it removes its nodes on exit; this is for a crash).
-  if (twill)
+  if (twill) {
     await run(process.execPath, [twillBin, 'down', '--data-dir', twill.dataDir, '--cluster-name', 'pol1']);
+    fs.rmSync(twill.dataDir, { recursive: true, force: true });
+  }
 });
 
 test('the namespace label kubernetes.io/metadata.name is set automatically', async () => {
