@@ -3,6 +3,7 @@
  * namespaces and host processes. exec and logs work on the node itself (the pod's namespace, the agent's log
  * files); run goes through the API only.
  */
+import { printDeniedConnections } from '../policy/cli.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -323,15 +324,25 @@ export function registerPodCommands(program: Command): void {
 
   program
     .command('logs')
-    .description("print a container's output, as kept by the node's agent")
-    .argument('<pod>', 'NAMESPACE/POD or POD')
+    .description(
+      "print a container's output, as kept by the node's agent; --denied: the connections NetworkPolicy denied",
+    )
+    .argument('[pod]', 'NAMESPACE/POD or POD')
+    .option(
+      '--denied',
+      'the last minute of NetworkPolicy denials on this machine’s nodes, instead of a pod’s output',
+    )
     .option('-c, --container <name>', 'the container (default: the first)')
     .option('-p, --previous', 'the run before the current one')
     .option('-f, --follow', 'keep printing what the container writes')
     .option('-n, --namespace <ns>', 'namespace of the pod')
     .option('--data-dir <dir>', 'the data dir of the agent or of twill up', defaultDataDir())
     .option('--kubeconfig <file>', 'kubeconfig to use')
-    .action(async (podArg: string, o) => logsCommand(podArg, o));
+    .action(async (podArg: string | undefined, o) => {
+      if (o.denied) return printDeniedConnections(o);
+      if (!podArg) throw new TwillError(ErrorCodes.BadConfig, 'twill logs: name a pod, or give --denied');
+      return logsCommand(podArg, o);
+    });
 
   program
     .command('run')

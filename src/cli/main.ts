@@ -11,6 +11,7 @@ import { registerClientCommands } from './client-commands.js';
 import { registerWorkloadCommands } from '../netexec/cli.js';
 import { registerAgentCommand } from '../agent/cli.js';
 import { registerPodCommands } from '../agent/pod-commands.js';
+import { registerPolicyCommands } from '../policy/cli.js';
 import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
@@ -200,6 +201,7 @@ addControlPlaneOptions(
     'how pods on different nodes reach each other: vxlan, host-gw, wireguard',
     'vxlan',
   )
+  .option('--network-policy-deny <drop|reject>', 'what packets NetworkPolicy denies get', 'drop')
   .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes) }));
 
 program
@@ -253,6 +255,7 @@ registerClientCommands(program);
 registerWorkloadCommands(program);
 registerAgentCommand(program);
 registerPodCommands(program);
+registerPolicyCommands(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

@@ -6,6 +6,7 @@
 import type { NodeComponentFactory } from '../agent/components.js';
 import { overlayComponent } from '../overlay/component.js';
 import { nodeLeaseComponent } from '../overlay/nodelease.js';
+import { policyComponent, policyDenyFlag } from '../policy/enforce.js';
 
 /** Flags of `twill up` / `twill agent` that configure node components (each component adds its own). */
 export type NodeComponentFlags = Record<string, unknown>;
@@ -30,5 +31,6 @@ export function nodeComponents(flags: NodeComponentFlags): NodeComponentFactory[
       : []),
     // The node's Lease in kube-node-lease: renewed while the agent lives (node lifecycle reads it).
     nodeLeaseComponent(),
+    policyComponent({ deny: policyDenyFlag(flags.networkPolicyDeny) }),
   ];
 }
