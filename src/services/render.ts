@@ -267,12 +267,11 @@ function loadBalancerIPs(svc: KubeObject): string[] {
   return (status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
 }
 
-/** Renders one family's desired ruleset. Pure. */
-export function render(services: KubeObject[], slices: KubeObject[], cfg: RenderConfig): Ruleset {
+/** The part of the ruleset that does not depend on any service: base chains, dispatch, reject, masquerade. */
+export function renderBase(cfg: RenderConfig): Ruleset {
   const f = cfg.family;
   const A = addrType(f);
   const daddr = `${f} daddr`;
-  const saddr = `${f} saddr`;
   const chains = new Map<string, ChainModel>();
   const maps = new Map<string, MapModel>();
   const sets = new Map<string, SetModel>();
@@ -347,163 +346,224 @@ export function render(services: KubeObject[], slices: KubeObject[], cfg: Render
   chain('nodeport-endpoints-check', [
     `${daddr} @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports`,
   ]);
+  return { family: f, chains, maps, sets, udpEndpoints };
+}
 
+/** The maps and sets every service fragment may add elements to, empty. */
+function emptyShared(f: Family): Pick<Ruleset, 'maps' | 'sets'> {
+  const A = addrType(f);
+  const full = `type ${A} . inet_proto . inet_service : verdict ;`;
+  const ports = 'type inet_proto . inet_service : verdict ;';
+  const maps = new Map<string, MapModel>([
+    ['service-ips', { decl: full, elements: new Map() }],
+    ['service-nodeports', { decl: ports, elements: new Map() }],
+    ['no-endpoint-services', { decl: full, elements: new Map() }],
+    ['no-endpoint-nodeports', { decl: ports, elements: new Map() }],
+    ['firewall-ips', { decl: full, elements: new Map() }],
+  ]);
+  const sets = new Map<string, SetModel>([['cluster-ips', { decl: `type ${A} ;`, elements: new Set() }]]);
+  return { maps, sets };
+}
+
+/**
+ * One service's part of the ruleset (its chains, affinity sets, and its elements of the shared maps and of
+ * cluster-ips), from the EndpointSlices of that service. Pure; the sync loop keeps these per service, so a
+ * partial sync re-renders and diffs only the services that changed.
+ */
+export function renderService(svc: KubeObject, slices: KubeObject[], cfg: RenderConfig): Ruleset {
+  const f = cfg.family;
+  const A = addrType(f);
+  const daddr = `${f} daddr`;
+  const saddr = `${f} saddr`;
+  const { maps, sets } = emptyShared(f);
+  const chains = new Map<string, ChainModel>();
+  const udpEndpoints: Ruleset['udpEndpoints'] = new Map();
+  const rs: Ruleset = { family: f, chains, maps, sets, udpEndpoints };
+  const chain = (name: string, rules: string[] = []) => chains.set(name, { rules });
+  const serviceIPs = maps.get('service-ips')!;
+  const nodePorts = maps.get('service-nodeports')!;
+  const noEndpointServices = maps.get('no-endpoint-services')!;
+  const noEndpointNodePorts = maps.get('no-endpoint-nodeports')!;
+  const firewallIPs = maps.get('firewall-ips')!;
+  const clusterIPs = sets.get('cluster-ips')!;
   const clusterCIDRs = cfg.clusterCIDRs.filter((c) => ofFamily(f, c));
-  const slicesBySvc = new Map<string, KubeObject[]>();
+  if (ignoredService(svc)) return rs;
+  const spec = (svc.spec ?? {}) as ServiceSpec;
+  const ns = svc.metadata.namespace ?? 'default';
+  const name = svc.metadata.name ?? '';
+  const clusterIP = (spec.clusterIPs ?? [spec.clusterIP ?? '']).find((ip) => ip && ofFamily(f, ip));
+  if (!clusterIP) return rs; // not a service of this family
+  const externalIPs = (spec.externalIPs ?? []).filter((ip) => ofFamily(f, ip));
+  const lbIPs = spec.type === 'LoadBalancer' ? loadBalancerIPs(svc).filter((ip) => ofFamily(f, ip)) : [];
+  const sourceRanges = (spec.loadBalancerSourceRanges ?? [])
+    .map((r) => r.trim())
+    .filter((r) => ofFamily(f, r));
+  const nodePortType = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+  const externallyAccessible = nodePortType || externalIPs.length > 0;
+  const externalLocal = externallyAccessible && spec.externalTrafficPolicy === 'Local';
+  const internalLocal = spec.internalTrafficPolicy === 'Local';
+  const usesCluster = !internalLocal || (externallyAccessible && !externalLocal);
+  const usesLocal = internalLocal || externalLocal;
+  const affinity = spec.sessionAffinity === 'ClientIP';
+  const affinityTimeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT;
+  clusterIPs.elements!.add(clusterIP);
+
+  for (const port of spec.ports ?? []) {
+    const proto = (port.protocol ?? 'TCP').toLowerCase();
+    const portName = port.name ?? '';
+    const chainBase = servicePortChainBase(ns, name, portName, proto);
+    const clusterChain = `service-${chainBase}`;
+    const localChain = `local-${chainBase}`;
+    const externalChain = `external-${chainBase}`;
+    const firewallChain = `firewall-${chainBase}`;
+    const eps = endpointsFor(slices, f, portName, proto.toUpperCase(), cfg.nodeName);
+    const { cluster, local, hasAny } = categorize(eps, usesCluster, usesLocal);
+    const internalPolicyChain = internalLocal ? localChain : clusterChain;
+    const externalPolicyChain = externalLocal ? localChain : clusterChain;
+    const hasInternal = internalLocal ? local.length > 0 : cluster.length > 0;
+    const hasExternal = externalLocal ? local.length > 0 : cluster.length > 0;
+    const usesClusterChain = cluster.length > 0 && usesCluster;
+    const usesLocalChain = local.length > 0 && usesLocal;
+    const usesExternalChain = hasAny && externallyAccessible;
+
+    let internalVerdict = '';
+    let externalVerdict = '';
+    if (!hasAny) {
+      internalVerdict = externalVerdict = 'goto reject-chain';
+    } else {
+      if (!hasInternal) internalVerdict = 'drop'; // internalTrafficPolicy Local, no local endpoints
+      if (!hasExternal) externalVerdict = 'drop'; // externalTrafficPolicy Local, no local endpoints
+    }
+    const key = (ip: string) => `${ip} . ${proto} . ${port.port}`;
+
+    // ClusterIP
+    if (hasInternal) serviceIPs.elements.set(key(clusterIP), `goto ${internalPolicyChain}`);
+    else noEndpointServices.elements.set(key(clusterIP), internalVerdict);
+    // externalIPs and LoadBalancer ingress IPs
+    for (const ip of [...externalIPs, ...lbIPs]) {
+      if (usesExternalChain) serviceIPs.elements.set(key(ip), `goto ${externalChain}`);
+      if (!hasExternal) noEndpointServices.elements.set(key(ip), externalVerdict);
+    }
+    if (lbIPs.length > 0 && sourceRanges.length > 0) {
+      for (const ip of lbIPs) firewallIPs.elements.set(key(ip), `goto ${firewallChain}`);
+      chain(firewallChain, [`${saddr} != ${setLiteral(sourceRanges)} drop`]);
+    }
+    // NodePort, on the node's own addresses only
+    if (nodePortType && port.nodePort) {
+      const npKey = `${proto} . ${port.nodePort}`;
+      if (usesExternalChain) nodePorts.elements.set(npKey, `goto ${externalChain}`);
+      if (!hasExternal) noEndpointNodePorts.elements.set(npKey, externalVerdict);
+    }
+
+    if (usesExternalChain) {
+      const rules: string[] = [];
+      if (externalLocal) {
+        // Pods and the node itself may still use every endpoint; only outside clients are kept local
+        // (and keep their source address).
+        if (usesClusterChain) {
+          if (clusterCIDRs.length > 0)
+            rules.push(`${saddr} ${setLiteral(clusterCIDRs)} goto ${clusterChain}`);
+          rules.push('fib saddr type local jump mark-for-masquerade');
+          rules.push(`fib saddr type local goto ${clusterChain}`);
+        }
+      } else {
+        rules.push('jump mark-for-masquerade');
+      }
+      if (hasExternal) rules.push(`goto ${externalPolicyChain}`);
+      chain(externalChain, rules);
+    }
+
+    const endpointChains = (list: Endpoint[]) =>
+      list.map((ep) => {
+        const b = endpointChainBase(ns, name, portName, proto, ep);
+        return { ep, chain: `endpoint-${b}`, set: `affinity-${b}` };
+      });
+    const dispatch = (list: ReturnType<typeof endpointChains>): string[] => {
+      const rules: string[] = [];
+      if (affinity) for (const e of list) rules.push(`${saddr} @${e.set} goto ${e.chain}`);
+      const vmap = list.map((e, i) => `${i} : goto ${e.chain}`).join(', ');
+      rules.push(`numgen random mod ${list.length} vmap { ${vmap} }`);
+      return rules;
+    };
+    const allEndpoints = new Map<string, ReturnType<typeof endpointChains>[number]>();
+    if (usesClusterChain) {
+      const list = endpointChains(cluster);
+      const rules: string[] = [];
+      if (clusterCIDRs.length > 0) {
+        rules.push(
+          `${daddr} ${clusterIP} ${proto} dport ${port.port} ${saddr} != ${setLiteral(clusterCIDRs)} jump mark-for-masquerade`,
+        );
+      }
+      chain(clusterChain, [...rules, ...dispatch(list)]);
+      for (const e of list) allEndpoints.set(e.chain, e);
+    }
+    if (usesLocalChain) {
+      const list = endpointChains(local);
+      chain(localChain, dispatch(list));
+      for (const e of list) allEndpoints.set(e.chain, e);
+    }
+    for (const e of allEndpoints.values()) {
+      const rules = [`${saddr} ${e.ep.ip} jump mark-for-masquerade`];
+      if (affinity) {
+        sets.set(e.set, {
+          decl: `type ${A} ; flags dynamic,timeout ; timeout ${affinityTimeout}s ;`,
+        });
+        rules.push(`update @${e.set} { ${saddr} }`);
+      }
+      rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(e.ep)}`);
+      chain(e.chain, rules);
+    }
+    if (proto === 'udp' && allEndpoints.size > 0) {
+      udpEndpoints.set(`${ns}/${name}:${portName}`, {
+        serviceIPs: [clusterIP, ...externalIPs, ...lbIPs],
+        endpoints: [...allEndpoints.values()].map((e) => e.ep.ip),
+      });
+    }
+  }
+  return rs;
+}
+
+/** Adds a fragment's chains, sets and elements to a ruleset. */
+export function mergeInto(rs: Ruleset, frag: Ruleset): void {
+  for (const [k, v] of frag.chains) rs.chains.set(k, v);
+  for (const [k, v] of frag.sets) {
+    const have = rs.sets.get(k);
+    if (have?.elements && v.elements) for (const e of v.elements) have.elements.add(e);
+    else rs.sets.set(k, v.elements ? { decl: v.decl, elements: new Set(v.elements) } : v);
+  }
+  for (const [k, v] of frag.maps) {
+    const have = rs.maps.get(k);
+    if (have) for (const [ek, ev] of v.elements) have.elements.set(ek, ev);
+    else rs.maps.set(k, { decl: v.decl, elements: new Map(v.elements) });
+  }
+  for (const [k, v] of frag.udpEndpoints) rs.udpEndpoints.set(k, v);
+}
+
+/** The EndpointSlices of each service, by `namespace/name` (the kubernetes.io/service-name label). */
+export function slicesByService(slices: KubeObject[]): Map<string, KubeObject[]> {
+  const by = new Map<string, KubeObject[]>();
   for (const s of slices) {
     const svcName = s.metadata.labels?.[LABEL_SERVICE_NAME];
     if (!svcName) continue;
     const key = `${s.metadata.namespace}/${svcName}`;
-    let l = slicesBySvc.get(key);
-    if (!l) slicesBySvc.set(key, (l = []));
+    let l = by.get(key);
+    if (!l) by.set(key, (l = []));
     l.push(s);
   }
+  return by;
+}
 
+/** Renders one family's whole desired ruleset. Pure. */
+export function render(services: KubeObject[], slices: KubeObject[], cfg: RenderConfig): Ruleset {
+  const rs = renderBase(cfg);
+  const by = slicesByService(slices);
   const sorted = [...services].sort((a, b) =>
     `${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}` ? -1 : 1,
   );
   for (const svc of sorted) {
-    if (ignoredService(svc)) continue;
-    const spec = (svc.spec ?? {}) as ServiceSpec;
-    const ns = svc.metadata.namespace ?? 'default';
-    const name = svc.metadata.name ?? '';
-    const clusterIP = (spec.clusterIPs ?? [spec.clusterIP ?? '']).find((ip) => ip && ofFamily(f, ip));
-    if (!clusterIP) continue; // not a service of this family
-    const externalIPs = (spec.externalIPs ?? []).filter((ip) => ofFamily(f, ip));
-    const lbIPs = spec.type === 'LoadBalancer' ? loadBalancerIPs(svc).filter((ip) => ofFamily(f, ip)) : [];
-    const sourceRanges = (spec.loadBalancerSourceRanges ?? [])
-      .map((r) => r.trim())
-      .filter((r) => ofFamily(f, r));
-    const nodePortType = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
-    const externallyAccessible = nodePortType || externalIPs.length > 0;
-    const externalLocal = externallyAccessible && spec.externalTrafficPolicy === 'Local';
-    const internalLocal = spec.internalTrafficPolicy === 'Local';
-    const usesCluster = !internalLocal || (externallyAccessible && !externalLocal);
-    const usesLocal = internalLocal || externalLocal;
-    const affinity = spec.sessionAffinity === 'ClientIP';
-    const affinityTimeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT;
-    clusterIPs.elements!.add(clusterIP);
-
-    for (const port of spec.ports ?? []) {
-      const proto = (port.protocol ?? 'TCP').toLowerCase();
-      const portName = port.name ?? '';
-      const chainBase = servicePortChainBase(ns, name, portName, proto);
-      const clusterChain = `service-${chainBase}`;
-      const localChain = `local-${chainBase}`;
-      const externalChain = `external-${chainBase}`;
-      const firewallChain = `firewall-${chainBase}`;
-      const eps = endpointsFor(
-        slicesBySvc.get(`${ns}/${name}`) ?? [],
-        f,
-        portName,
-        proto.toUpperCase(),
-        cfg.nodeName,
-      );
-      const { cluster, local, hasAny } = categorize(eps, usesCluster, usesLocal);
-      const internalPolicyChain = internalLocal ? localChain : clusterChain;
-      const externalPolicyChain = externalLocal ? localChain : clusterChain;
-      const hasInternal = internalLocal ? local.length > 0 : cluster.length > 0;
-      const hasExternal = externalLocal ? local.length > 0 : cluster.length > 0;
-      const usesClusterChain = cluster.length > 0 && usesCluster;
-      const usesLocalChain = local.length > 0 && usesLocal;
-      const usesExternalChain = hasAny && externallyAccessible;
-
-      let internalVerdict = '';
-      let externalVerdict = '';
-      if (!hasAny) {
-        internalVerdict = externalVerdict = 'goto reject-chain';
-      } else {
-        if (!hasInternal) internalVerdict = 'drop'; // internalTrafficPolicy Local, no local endpoints
-        if (!hasExternal) externalVerdict = 'drop'; // externalTrafficPolicy Local, no local endpoints
-      }
-      const key = (ip: string) => `${ip} . ${proto} . ${port.port}`;
-
-      // ClusterIP
-      if (hasInternal) serviceIPs.elements.set(key(clusterIP), `goto ${internalPolicyChain}`);
-      else noEndpointServices.elements.set(key(clusterIP), internalVerdict);
-      // externalIPs and LoadBalancer ingress IPs
-      for (const ip of [...externalIPs, ...lbIPs]) {
-        if (usesExternalChain) serviceIPs.elements.set(key(ip), `goto ${externalChain}`);
-        if (!hasExternal) noEndpointServices.elements.set(key(ip), externalVerdict);
-      }
-      if (lbIPs.length > 0 && sourceRanges.length > 0) {
-        for (const ip of lbIPs) firewallIPs.elements.set(key(ip), `goto ${firewallChain}`);
-        chain(firewallChain, [`${saddr} != ${setLiteral(sourceRanges)} drop`]);
-      }
-      // NodePort, on the node's own addresses only
-      if (nodePortType && port.nodePort) {
-        const npKey = `${proto} . ${port.nodePort}`;
-        if (usesExternalChain) nodePorts.elements.set(npKey, `goto ${externalChain}`);
-        if (!hasExternal) noEndpointNodePorts.elements.set(npKey, externalVerdict);
-      }
-
-      if (usesExternalChain) {
-        const rules: string[] = [];
-        if (externalLocal) {
-          // Pods and the node itself may still use every endpoint; only outside clients are kept local
-          // (and keep their source address).
-          if (usesClusterChain) {
-            if (clusterCIDRs.length > 0)
-              rules.push(`${saddr} ${setLiteral(clusterCIDRs)} goto ${clusterChain}`);
-            rules.push('fib saddr type local jump mark-for-masquerade');
-            rules.push(`fib saddr type local goto ${clusterChain}`);
-          }
-        } else {
-          rules.push('jump mark-for-masquerade');
-        }
-        if (hasExternal) rules.push(`goto ${externalPolicyChain}`);
-        chain(externalChain, rules);
-      }
-
-      const endpointChains = (list: Endpoint[]) =>
-        list.map((ep) => {
-          const b = endpointChainBase(ns, name, portName, proto, ep);
-          return { ep, chain: `endpoint-${b}`, set: `affinity-${b}` };
-        });
-      const dispatch = (list: ReturnType<typeof endpointChains>): string[] => {
-        const rules: string[] = [];
-        if (affinity) for (const e of list) rules.push(`${saddr} @${e.set} goto ${e.chain}`);
-        const vmap = list.map((e, i) => `${i} : goto ${e.chain}`).join(', ');
-        rules.push(`numgen random mod ${list.length} vmap { ${vmap} }`);
-        return rules;
-      };
-      const allEndpoints = new Map<string, ReturnType<typeof endpointChains>[number]>();
-      if (usesClusterChain) {
-        const list = endpointChains(cluster);
-        const rules: string[] = [];
-        if (clusterCIDRs.length > 0) {
-          rules.push(
-            `${daddr} ${clusterIP} ${proto} dport ${port.port} ${saddr} != ${setLiteral(clusterCIDRs)} jump mark-for-masquerade`,
-          );
-        }
-        chain(clusterChain, [...rules, ...dispatch(list)]);
-        for (const e of list) allEndpoints.set(e.chain, e);
-      }
-      if (usesLocalChain) {
-        const list = endpointChains(local);
-        chain(localChain, dispatch(list));
-        for (const e of list) allEndpoints.set(e.chain, e);
-      }
-      for (const e of allEndpoints.values()) {
-        const rules = [`${saddr} ${e.ep.ip} jump mark-for-masquerade`];
-        if (affinity) {
-          sets.set(e.set, {
-            decl: `type ${A} ; flags dynamic,timeout ; timeout ${affinityTimeout}s ;`,
-          });
-          rules.push(`update @${e.set} { ${saddr} }`);
-        }
-        rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(e.ep)}`);
-        chain(e.chain, rules);
-      }
-      if (proto === 'udp' && allEndpoints.size > 0) {
-        udpEndpoints.set(`${ns}/${name}:${portName}`, {
-          serviceIPs: [clusterIP, ...externalIPs, ...lbIPs],
-          endpoints: [...allEndpoints.values()].map((e) => e.ep.ip),
-        });
-      }
-    }
+    mergeInto(rs, renderService(svc, by.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? [], cfg));
   }
-  return { family: f, chains, maps, sets, udpEndpoints };
+  return rs;
 }
 
 /** The table's name as nft writes it. */
