@@ -4,10 +4,16 @@
  * NetworkPolicy enforcement. `twill up` and `twill agent` both build their list here, from their flags.
  */
 import type { NodeComponentFactory } from '../agent/components.js';
+import { servicesComponent } from '../services/component.js';
 
 /** Flags of `twill up` / `twill agent` that configure node components (each component adds its own). */
 export type NodeComponentFlags = Record<string, unknown>;
 
-export function nodeComponents(_flags: NodeComponentFlags): NodeComponentFactory[] {
-  return [];
+export function nodeComponents(flags: NodeComponentFlags): NodeComponentFactory[] {
+  return [
+    servicesComponent({
+      clusterCidr: flags.clusterCidr as string | undefined,
+      serviceCidr: flags.serviceCidr as string | undefined,
+    }),
+  ];
 }

@@ -1,0 +1,80 @@
+/**
+ * The Services dataplane as a node component (src/agent/components.ts): a Proxier in the node's network
+ * namespace, converging `ip twill-services` (and `ip6 twill-services` on a dual-stack node) from the API.
+ */
+import type { NodeComponentFactory } from '../agent/components.js';
+import { isIPv6, type Family } from './render.js';
+import { Proxier, tableOf } from './proxier.js';
+import { nftDeleteTable } from '../linux/nft.js';
+import { sysctlWrite } from '../linux/sysctl.js';
+import { logger } from '../util/log.js';
+
+const log = logger('services');
+
+export interface ServicesFlags {
+  /** `--cluster-cidr` (pod ranges); without it the node's own podCIDRs (kube-proxy's detect-local NodeCIDR). */
+  clusterCidr?: string;
+  /** `--service-cidr`: addresses in it that no service holds are dropped. */
+  serviceCidr?: string;
+}
+
+function split(v: unknown): string[] {
+  return typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
+}
+
+/**
+ * Pods on one node sit on a Linux bridge. A pod reaching another pod of the same bridge through a ClusterIP
+ * is DNATed on the way in (routed, through the bridge's own address), but the endpoint's answer goes straight
+ * back across the bridge — bridged, not routed — so without br_netfilter it never meets conntrack, is not
+ * un-DNATed, and the client drops it. `bridge-nf-call-iptables` (per network namespace) makes bridged IPv4
+ * frames pass the ip family's hooks too, as every kube-proxy node needs.
+ */
+export async function enableBridgeNetfilter(families: Family[], netns?: string): Promise<void> {
+  const keys = families.map((f) =>
+    f === 'ip6' ? 'net.bridge.bridge-nf-call-ip6tables' : 'net.bridge.bridge-nf-call-iptables',
+  );
+  for (const key of keys) await sysctlWrite(key, '1', { netns });
+}
+
+export function servicesComponent(flags: ServicesFlags = {}): NodeComponentFactory {
+  return async (ctx) => {
+    const families = [...new Set(ctx.podCIDRs.map((c) => (isIPv6(c) ? 'ip6' : 'ip') as Family))];
+    if (families.length === 0) families.push('ip');
+    const addresses = (ctx.node.status as { addresses?: { type: string; address: string }[] } | undefined)
+      ?.addresses;
+    const nodeIPs = [
+      ...new Set([
+        ...(ctx.nodeIP ? [ctx.nodeIP] : []),
+        ...(addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+      ]),
+    ];
+    const clusterCIDRs = split(flags.clusterCidr);
+    await enableBridgeNetfilter(families, ctx.netns);
+    const proxier = new Proxier({
+      client: ctx.client,
+      nodeName: ctx.nodeName,
+      nodeIPs,
+      clusterCIDRs: clusterCIDRs.length > 0 ? clusterCIDRs : ctx.podCIDRs,
+      serviceCIDRs: split(flags.serviceCidr),
+      families,
+      netns: ctx.netns,
+    });
+    await proxier.start();
+    log.info({ node: ctx.nodeName, netns: ctx.netns, families, nodeIPs }, 'services dataplane running');
+    return {
+      name: 'services',
+      proxier,
+      async stop(opts) {
+        await proxier.stop();
+        if (opts?.teardown) {
+          for (const f of families) await nftDeleteTable(tableOf(f), { netns: ctx.netns });
+        }
+      },
+    };
+  };
+}
