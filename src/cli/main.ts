@@ -39,7 +39,11 @@ function addControlPlaneOptions(cmd: Command): Command {
       'pod range(s) split into node podCIDRs, CIDR[,CIDR6]',
       DEFAULTS.clusterCIDR,
     )
-    .option('--service-node-port-range <min-max>', 'NodePort range', '30000-32767');
+    .option('--service-node-port-range <min-max>', 'NodePort range', '30000-32767')
+    .option(
+      '--lb-pool <cidrs>',
+      'LoadBalancer ingress addresses, CIDR[,CIDR6] (none: LoadBalancers stay pending)',
+    );
 }
 
 function nodePortRange(s: string): { min: number; max: number } {
@@ -63,6 +67,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
     serviceCIDRs: splitList(o.serviceCidr),
     clusterCIDRs: splitList(o.clusterCidr),
     nodePortRange: nodePortRange(o.serviceNodePortRange),
+    lbPools: o.lbPool ? splitList(o.lbPool) : undefined,
   });
   process.stdout.write(
     `twill: API at ${cp.url}; kubeconfig: ${cp.kubeconfigPath}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`,

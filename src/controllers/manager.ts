@@ -10,6 +10,7 @@ import { EndpointSliceController } from './endpointslice/controller.js';
 import { NamespaceController } from './namespace/controller.js';
 import { LeaderElector } from './leader/election.js';
 import { SchedulerController } from './scheduler/controller.js';
+import { LoadBalancerController } from './loadbalancer/controller.js';
 
 const log = logger('controller-manager');
 
@@ -26,6 +27,8 @@ export interface ControllerManagerOptions {
   retryPeriodMs?: number;
   /** Retry backoff of the EndpointSlice controller (default 1 s base). */
   endpointSliceBackoffMs?: number;
+  /** `--lb-pool`: LoadBalancer ingress addresses (none: LoadBalancer Services stay pending). */
+  lbPools?: string[];
 }
 
 export interface ControllerManager {
@@ -37,7 +40,12 @@ export interface ControllerManager {
 export async function startControllers(opts: ControllerManagerOptions): Promise<ControllerManager> {
   const { client } = opts;
   let running:
-    | { slices: EndpointSliceController; namespaces: NamespaceController; scheduler: SchedulerController }
+    | {
+        slices: EndpointSliceController;
+        namespaces: NamespaceController;
+        scheduler: SchedulerController;
+        lb?: LoadBalancerController;
+      }
     | undefined;
   let starting: Promise<void> | undefined;
 
@@ -45,15 +53,16 @@ export async function startControllers(opts: ControllerManagerOptions): Promise<
     const slices = new EndpointSliceController({ client, baseBackoffMs: opts.endpointSliceBackoffMs });
     const namespaces = new NamespaceController({ client });
     const scheduler = new SchedulerController({ client });
-    running = { slices, namespaces, scheduler };
-    await Promise.all([slices.start(), namespaces.start(), scheduler.start()]);
+    const lb = opts.lbPools?.length ? new LoadBalancerController({ client, pools: opts.lbPools }) : undefined;
+    running = { slices, namespaces, scheduler, lb };
+    await Promise.all([slices.start(), namespaces.start(), scheduler.start(), lb?.start()]);
     log.info({ identity: opts.identity }, 'controllers running');
   };
   const stopAll = async () => {
     const r = running;
     running = undefined;
     // Stopping the informers first also releases a start that is still waiting for its first list.
-    if (r) await Promise.all([r.slices.stop(), r.namespaces.stop(), r.scheduler.stop()]);
+    if (r) await Promise.all([r.slices.stop(), r.namespaces.stop(), r.scheduler.stop(), r.lb?.stop()]);
     await starting?.catch(() => undefined);
   };
 

@@ -7,6 +7,9 @@ import { isIPv6, type Family } from './render.js';
 import { Proxier, tableOf } from './proxier.js';
 import { nftDeleteTable } from '../linux/nft.js';
 import { sysctlWrite } from '../linux/sysctl.js';
+import { addrList, routeAdd, routeDel, routeList, type Route } from '../linux/addr.js';
+import { isLinuxError, LinuxErrorCodes } from '../linux/exec.js';
+import { cidrContainsCIDR, parseCIDR } from '../ipam/cidr.js';
 import { logger } from '../util/log.js';
 
 const log = logger('services');
@@ -41,6 +44,42 @@ export async function enableBridgeNetfilter(families: Family[], netns?: string):
   for (const key of keys) await sysctlWrite(key, '1', { netns });
 }
 
+/**
+ * A ClusterIP must be routable on the node, although no packet to it should ever leave: the node's own
+ * connections are routed before DNAT (output), and a packet that is not DNATed (a port the service lacks, a
+ * service without endpoints) must reach the forward hook to be rejected, not die in routing with "network
+ * unreachable". kube-proxy relies on the node's default route for this. A `twill up` node has no default
+ * route (nothing leaves the machine), so when nothing covers a service range, it gets a route out the
+ * interface holding the node's address. Returns the routes added (removed again on teardown).
+ */
+export async function ensureServiceRoutes(
+  serviceCIDRs: string[],
+  nodeIPs: string[],
+  netns?: string,
+): Promise<Route[]> {
+  const added: Route[] = [];
+  const addrs = await addrList({ netns });
+  for (const cidr of serviceCIDRs) {
+    const family = isIPv6(cidr) ? 6 : 4;
+    const range = parseCIDR(cidr);
+    const routes = await routeList({ netns, family });
+    const covered = routes.some(
+      (r) => r.dst === 'default' || (r.dst.includes('/') && cidrContainsCIDR(parseCIDR(r.dst), range)),
+    );
+    if (covered) continue;
+    const dev = addrs.find((a) => nodeIPs.includes(a.address))?.dev;
+    if (!dev) continue;
+    const route: Route = { dst: cidr, dev };
+    try {
+      await routeAdd(route, { netns, family });
+    } catch (err) {
+      if (!isLinuxError(err, LinuxErrorCodes.Exists)) throw err;
+    }
+    added.push(route);
+  }
+  return added;
+}
+
 export function servicesComponent(flags: ServicesFlags = {}): NodeComponentFactory {
   return async (ctx) => {
     const families = [...new Set(ctx.podCIDRs.map((c) => (isIPv6(c) ? 'ip6' : 'ip') as Family))];
@@ -55,12 +94,14 @@ export function servicesComponent(flags: ServicesFlags = {}): NodeComponentFacto
     ];
     const clusterCIDRs = split(flags.clusterCidr);
     await enableBridgeNetfilter(families, ctx.netns);
+    const serviceCIDRs = split(flags.serviceCidr);
+    const routes = await ensureServiceRoutes(serviceCIDRs, nodeIPs, ctx.netns);
     const proxier = new Proxier({
       client: ctx.client,
       nodeName: ctx.nodeName,
       nodeIPs,
       clusterCIDRs: clusterCIDRs.length > 0 ? clusterCIDRs : ctx.podCIDRs,
-      serviceCIDRs: split(flags.serviceCidr),
+      serviceCIDRs,
       families,
       netns: ctx.netns,
     });
@@ -73,6 +114,7 @@ export function servicesComponent(flags: ServicesFlags = {}): NodeComponentFacto
         await proxier.stop();
         if (opts?.teardown) {
           for (const f of families) await nftDeleteTable(tableOf(f), { netns: ctx.netns });
+          for (const r of routes) await routeDel(r, { netns: ctx.netns });
         }
       },
     };
