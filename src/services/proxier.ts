@@ -30,6 +30,7 @@ import {
   type Ruleset,
   TABLE_NAME,
   deleteStaleText,
+  emptyShared,
   fullSyncText,
   mergeInto,
   partialSyncText,
@@ -292,20 +293,9 @@ export class Proxier {
   }
 
   private async partialSync(family: Family, st: FamilyState, dirty: Set<string>): Promise<string> {
-    const prev: Ruleset = {
-      family,
-      chains: new Map(),
-      maps: new Map(),
-      sets: new Map(),
-      udpEndpoints: new Map(),
-    };
-    const next: Ruleset = {
-      family,
-      chains: new Map(),
-      maps: new Map(),
-      sets: new Map(),
-      udpEndpoints: new Map(),
-    };
+    // Both sides start with the shared maps and sets, so a service that is gone has its elements deleted.
+    const prev: Ruleset = { family, chains: new Map(), ...emptyShared(family), udpEndpoints: new Map() };
+    const next: Ruleset = { family, chains: new Map(), ...emptyShared(family), udpEndpoints: new Map() };
     const nextFrags = new Map<string, Ruleset | undefined>();
     for (const key of dirty) {
       const old = st.frags.get(key);

@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fullSyncText, partialSyncText, render, servicePortChainBase, type RenderConfig } from './render.js';
+import {
+  emptyShared,
+  fullSyncText,
+  mergeInto,
+  partialSyncText,
+  render,
+  renderService,
+  servicePortChainBase,
+  type RenderConfig,
+} from './render.js';
 import { service, slice } from './testing.js';
 
 // Golden files live beside the source (dist/src/services → src/services/testdata).
@@ -144,4 +153,18 @@ test('partial sync: the last endpoint going moves the ClusterIP from service-ips
     /^add element ip twill-services no-endpoint-services \{ 10\.92\.0\.40 \. tcp \. 80 : goto reject-chain \}$/m,
   );
   assert.equal(staleChains.length, 2); // service-… and endpoint-…
+});
+
+test('partial sync: a deleted service loses its map and cluster-ips elements; shared sets are never stale', () => {
+  const svc = service('ns1', 'gone', { clusterIP: '10.92.0.41', ports: [{ name: 'p', port: 80 }] });
+  const prev = { ...render([], [], cfg), ...emptyShared('ip'), chains: new Map() };
+  mergeInto(prev, renderService(svc, [], cfg));
+  const next = { ...render([], [], cfg), ...emptyShared('ip'), chains: new Map() };
+  const { text, staleSets } = partialSyncText(prev, next);
+  assert.match(text, /^delete element ip twill-services cluster-ips \{ 10\.92\.0\.41 \}$/m);
+  assert.match(
+    text,
+    /^delete element ip twill-services no-endpoint-services \{ 10\.92\.0\.41 \. tcp \. 80 \}$/m,
+  );
+  assert.deepEqual(staleSets, []);
 });

@@ -350,7 +350,7 @@ export function renderBase(cfg: RenderConfig): Ruleset {
 }
 
 /** The maps and sets every service fragment may add elements to, empty. */
-function emptyShared(f: Family): Pick<Ruleset, 'maps' | 'sets'> {
+export function emptyShared(f: Family): Pick<Ruleset, 'maps' | 'sets'> {
   const A = addrType(f);
   const full = `type ${A} . inet_proto . inet_service : verdict ;`;
   const ports = 'type inet_proto . inet_service : verdict ;';
@@ -646,7 +646,8 @@ export function partialSyncText(
       if (add.length) body.push(`add element ${t} ${name} { ${add.join(', ')} }`);
     }
   }
-  for (const name of prev.sets.keys()) if (!next.sets.has(name)) staleSets.push(name);
+  // Only dynamic (affinity) sets go with their service; the static ones are shared.
+  for (const [name, s] of prev.sets) if (!next.sets.has(name) && !s.elements) staleSets.push(name);
   for (const [name, m] of next.maps) {
     const old = prev.maps.get(name)?.elements ?? new Map<string, string>();
     for (const [k, v] of old) {
