@@ -331,3 +331,87 @@ spec:
   const names = await httpFrom(undefined, `http://${lbIP}:8000/hostname`, 4);
   for (const n of names) assert.match(n, /^web-[123]$/);
 });
+
+/** A netexec pod answering UDP on 8082 (agnhost's `hostname` command), labelled for the udp Service. */
+async function runUdpPod(name: string): Promise<any> {
+  await k(
+    'run',
+    name,
+    '--image=agnhost',
+    '--restart=Never',
+    '--labels=app=udp',
+    '--',
+    process.execPath,
+    twillBin,
+    'netexec',
+    '--udp',
+    '8082',
+  );
+  return waitFor(
+    `pod ${name} running`,
+    async () => {
+      const pod = JSON.parse(await k('get', 'pod', name, '-o', 'json'));
+      return pod.status?.phase === 'Running' && pod.status.podIP && pod;
+    },
+    40_000,
+  );
+}
+
+/** Sends `hostname` n times from one fixed source port (one conntrack flow) and returns the answers. */
+async function udpFrom(netns: string, ip: string, port: number, n: number): Promise<string[]> {
+  const script = `
+    const s = require('node:dgram').createSocket('udp4');
+    const out = [];
+    s.bind(40000, () => {
+      let i = 0;
+      const timer = setTimeout(() => { console.log(JSON.stringify(out)); process.exit(0); }, 3000);
+      s.on('message', (m) => { out.push(String(m).trim()); if (++i === ${n}) { clearTimeout(timer); console.log(JSON.stringify(out)); process.exit(0); } else send(); });
+      const send = () => s.send('hostname\\n', ${port}, ${JSON.stringify(ip)});
+      send();
+    });
+  `;
+  const r = await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 20_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as string[];
+}
+
+test(
+  'UDP: the flow to an endpoint that goes away is flushed from conntrack, the next datagram goes elsewhere',
+  { timeout: 90_000 },
+  async () => {
+    await runUdpPod('udp-1');
+    await runUdpPod('udp-2');
+    await apply(`
+apiVersion: v1
+kind: Service
+metadata: { name: udp }
+spec:
+  selector: { app: udp }
+  ports: [{ name: dns, port: 53, protocol: UDP, targetPort: 8082 }]
+`);
+    const { clusterIP } = (await svc('udp')).spec;
+    await waitForRule(
+      'udp with two endpoints',
+      /udp\/dns[^\n]*\n[^\n]*numgen random mod 2|numgen random mod 2 vmap \{ 0 : goto endpoint-\S+udp\/dns/,
+    );
+    const first = await waitFor(
+      'udp answers',
+      async () => {
+        const a = await udpFrom(podNetns(pods.client), clusterIP, 53, 3);
+        return a.length === 3 && a;
+      },
+      15_000,
+    );
+    // One flow, one endpoint.
+    assert.equal(new Set(first).size, 1, JSON.stringify(first));
+    const chosen = first[0];
+    assert.match(chosen, /^udp-[12]$/);
+    await k('label', 'pod', chosen, 'app-');
+    await waitForRule('udp with one endpoint', /numgen random mod 1 vmap \{ 0 : goto endpoint-\S+udp\/dns/);
+    await new Promise((r) => setTimeout(r, 300));
+    // The same source port again: without the flush the old flow (UDP's conntrack timeout is 30 s and more)
+    // would still carry it to the removed pod, which is alive and would answer.
+    const again = await udpFrom(podNetns(pods.client), clusterIP, 53, 2);
+    assert.deepEqual(again, [chosen === 'udp-1' ? 'udp-2' : 'udp-1', chosen === 'udp-1' ? 'udp-2' : 'udp-1']);
+  },
+);
