@@ -81,7 +81,7 @@ test(
     await proxier.start();
     // The first (full) sync has run: the service is there, the leftover chain flushed (deleted next sync).
     let text = await listText();
-    assert.match(text, /numgen random mod 2 vmap/);
+    assert.match(text, /numgen random mod 2 vmap @dispatch-/);
     assert.ok((await chains()).includes('endpoint-LEFTOVER-x/y/tcp/p__10.0.0.1/80'));
 
     // One endpoint goes: a partial sync rewrites the service chain and flushes the endpoint's chain...
@@ -93,7 +93,8 @@ test(
     });
     await synced;
     text = await listText();
-    assert.match(text, /numgen random mod 1 vmap \{ 0 : goto endpoint-\S+10\.244\.0\.5\/8080 \}/);
+    assert.match(text, /numgen random mod 1 vmap @dispatch-service-\S+\/manual\//);
+    assert.match(text, /elements = \{ 0 : goto endpoint-\S+10\.244\.0\.5\/8080 \}/);
     const gone = (await chains()).filter((c) => c.includes('10.244.0.6'));
     assert.equal(gone.length, 1, 'flushed, still there this sync');
     // ...and the next sync (any change) deletes it, and the leftover.

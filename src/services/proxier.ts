@@ -89,6 +89,7 @@ interface FamilyState {
   frags: Map<string, Ruleset>;
   staleChains: string[];
   staleSets: string[];
+  staleMaps: string[];
 }
 
 export interface SyncResult {
@@ -128,6 +129,7 @@ export class Proxier {
         frags: new Map(),
         staleChains: [],
         staleSets: [],
+        staleMaps: [],
       });
     }
     const svcKey = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
@@ -281,6 +283,8 @@ export class Proxier {
     const haveSets = (existing ?? []).filter((o) => o.set).map((o) => String(o.set.name));
     const staleChains = haveChains.filter((c) => !rs.chains.has(c));
     const staleSets = haveSets.filter((s) => !rs.sets.has(s));
+    const haveMaps = (existing ?? []).filter((o) => o.map).map((o) => String(o.map.name));
+    const staleMaps = haveMaps.filter((m) => !rs.maps.has(m));
     // Stale chains from an earlier sync that are still there are flushed again and deleted next time.
     const text = fullSyncText(rs, staleChains);
     await nftApply(text, { tables: [tableOf(family)], netns: this.opts.netns });
@@ -288,6 +292,7 @@ export class Proxier {
     st.frags = frags;
     st.staleChains = staleChains;
     st.staleSets = staleSets;
+    st.staleMaps = staleMaps;
     servicesGauge.set(frags.size);
     return text;
   }
@@ -310,6 +315,7 @@ export class Proxier {
       family,
       st.staleChains.filter((c) => !next.chains.has(c)),
       st.staleSets.filter((s) => !next.sets.has(s)),
+      st.staleMaps.filter((m) => !next.maps.has(m)),
     );
     const text = del + diff.text;
     if (text) await nftApply(text, { tables: [tableOf(family)], netns: this.opts.netns });
@@ -320,6 +326,7 @@ export class Proxier {
     }
     st.staleChains = diff.staleChains;
     st.staleSets = diff.staleSets;
+    st.staleMaps = diff.staleMaps;
     await this.flushConntrack(family, oldFrags, st.frags, dirty);
     servicesGauge.set(st.frags.size);
     return text;

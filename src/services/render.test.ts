@@ -131,9 +131,15 @@ test('partial sync: one endpoint removed touches only its service, its chain and
     ].sort(),
   );
   assert.ok(
-    lines.every((l) => !l.includes('add chain') && !l.includes('element')),
+    lines.every((l) => !l.includes('add chain') && !l.includes('add element')),
     text,
   );
+  // The only elements that go are the endpoint's entries in its service's dispatch maps.
+  const deleted = lines.filter((l) => l.includes('delete element'));
+  assert.equal(deleted.length, 2, text);
+  for (const l of deleted) {
+    assert.match(l, /^delete element ip twill-services dispatch-service-\S+\/web\/(tcp|udp)\/\S+ \{ 1 \}$/);
+  }
   // No change → an empty transaction.
   assert.equal(partialSyncText(after, render(services, fewer, cfg)).text, '');
 });

@@ -390,10 +390,7 @@ spec:
   ports: [{ name: dns, port: 53, protocol: UDP, targetPort: 8082 }]
 `);
     const { clusterIP } = (await svc('udp')).spec;
-    await waitForRule(
-      'udp with two endpoints',
-      /udp\/dns[^\n]*\n[^\n]*numgen random mod 2|numgen random mod 2 vmap \{ 0 : goto endpoint-\S+udp\/dns/,
-    );
+    await waitForRule('udp with two endpoints', /numgen random mod 2 vmap @dispatch-service-\S+udp\/dns/);
     const first = await waitFor(
       'udp answers',
       async () => {
@@ -407,7 +404,7 @@ spec:
     const chosen = first[0];
     assert.match(chosen, /^udp-[12]$/);
     await k('label', 'pod', chosen, 'app-');
-    await waitForRule('udp with one endpoint', /numgen random mod 1 vmap \{ 0 : goto endpoint-\S+udp\/dns/);
+    await waitForRule('udp with one endpoint', /numgen random mod 1 vmap @dispatch-service-\S+udp\/dns/);
     await new Promise((r) => setTimeout(r, 300));
     // The same source port again: without the flush the old flow (UDP's conntrack timeout is 30 s and more)
     // would still carry it to the removed pod, which is alive and would answer.

@@ -287,6 +287,11 @@ export class Tracer {
       }
     }
     // Statements.
+    if ((m = /^numgen random mod (\d+) vmap @(\S+)$/.exec(rest))) {
+      const n = Number(m[1]);
+      const g = this.opts.numgen ?? 0;
+      return this.lookup(m[2], String((typeof g === 'function' ? g(n) : g) % n));
+    }
     if ((m = /^numgen random mod (\d+) vmap \{ (.*) \}$/.exec(rest))) {
       const n = Number(m[1]);
       const g = this.opts.numgen ?? 0;
