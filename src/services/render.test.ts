@@ -152,7 +152,8 @@ test('partial sync: the last endpoint going moves the ClusterIP from service-ips
     cfg,
   );
   const after = render([svc], [], cfg);
-  const { text, staleChains } = partialSyncText(before, after);
+  const { text, staleChains, staleMaps } = partialSyncText(before, after);
+  assert.equal(staleMaps.length, 1); // its dispatch map, deleted a sync later with the chains
   assert.match(text, /^delete element ip twill-services service-ips \{ 10\.92\.0\.40 \. tcp \. 80 \}$/m);
   assert.match(
     text,
