@@ -125,3 +125,27 @@ test(
     );
   },
 );
+
+test('the golden rulesets (both families) load into the kernel, and loading again is idempotent', async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/services/testdata');
+  const ns = 'tws-gold';
+  await netnsDelete(ns);
+  await netnsAdd(ns);
+  try {
+    for (const [file, family] of [
+      ['full-ip.nft', 'ip'],
+      ['full-ip6.nft', 'ip6'],
+    ] as const) {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      await nftApply(text, { tables: [tableOf(family)], netns: ns });
+      const first = await run(['nft', 'list', 'table', family, 'twill-services'], { netns: ns });
+      await nftApply(text, { tables: [tableOf(family)], netns: ns });
+      assert.equal(await run(['nft', 'list', 'table', family, 'twill-services'], { netns: ns }), first);
+    }
+  } finally {
+    await netnsDelete(ns);
+  }
+});
