@@ -24,6 +24,7 @@ import { conntrackDelete } from '../linux/conntrack.js';
 import { nftApply, nftListTable, type NftTable } from '../linux/nft.js';
 import { logger } from '../util/log.js';
 import { metricsRegistry } from '../util/metrics.js';
+import { ErrorCodes } from '../util/errors.js';
 import {
   type Family,
   type RenderConfig,
@@ -258,7 +259,10 @@ export class Proxier {
       this.needFull = true;
       this.failures++;
       syncsTotal.inc({ mode, result: 'error' });
-      log.error({ err: (err as Error).message, mode }, 'sync failed; the next sync is a full one');
+      log.error(
+        { code: ErrorCodes.ServicesSyncFailed, err: (err as Error).message, mode },
+        'sync failed; the next sync is a full one',
+      );
     } finally {
       end();
       for (const w of waiters) w();

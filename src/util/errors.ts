@@ -27,6 +27,8 @@ export const ErrorCodes = {
   LinuxExists: 'TWILL_LINUX_EXISTS',
   /** Refused before running anything (a table twill does not own, a bad name). */
   LinuxRefused: 'TWILL_LINUX_REFUSED',
+  /** A sync of the Services dataplane failed (the next one is a full sync); logged by src/services. */
+  ServicesSyncFailed: 'TWILL_SERVICES_SYNC_FAILED',
   /** Anything unexpected. */
   Internal: 'TWILL_INTERNAL',
 } as const;
