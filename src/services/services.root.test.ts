@@ -207,7 +207,8 @@ test(
     const r = await connectFrom(podNetns(pods.client), `${clusterIP}:80`);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^REFUSED/);
-    assert.ok(r.ms < 1500, `took ${r.ms} ms`); // most of which is starting node
+    // REFUSED, not TIMEOUT: the answer came before connect's 3 s deadline (most of the time is starting node).
+    assert.ok(r.ms < 3000, `took ${r.ms} ms`);
   },
 );
 
