@@ -49,7 +49,7 @@ async function httpFrom(
   netns: string | undefined,
   url: string,
   n: number,
-  timeoutMs = 1000,
+  timeoutMs = 3000,
 ): Promise<string[]> {
   const script = `
     const http = require('node:http');
