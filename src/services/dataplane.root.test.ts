@@ -85,6 +85,15 @@ before(async () => {
     if ((await netnsExec(SERVER, ['ss', '-Hltn'])).includes(':8080')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  // Link-local addresses finish duplicate address detection a moment after the links come up; until then
+  // neighbour discovery, and so the first IPv6 packets, fail. Reach every endpoint directly first.
+  for (const ip of ['10.245.2.2', '10.245.2.3', 'fd00:245:2::2', 'fd00:245:2::3']) {
+    for (let i = 0; i < 50; i++) {
+      const [answer] = await ask(ip, 8080, 1);
+      if (answer.includes(ip)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const web = service('ns1', 'web', {
     type: 'NodePort',
     clusterIP: '10.95.0.10',
