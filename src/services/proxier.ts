@@ -91,6 +91,8 @@ interface FamilyState {
   staleChains: string[];
   staleSets: string[];
   staleMaps: string[];
+  /** A sync has succeeded since start. */
+  synced?: boolean;
 }
 
 export interface SyncResult {
@@ -292,7 +294,12 @@ export class Proxier {
     // Stale chains from an earlier sync that are still there are flushed again and deleted next time.
     const text = fullSyncText(rs, staleChains);
     await nftApply(text, { tables: [tableOf(family)], netns: this.opts.netns });
-    await this.flushConntrack(family, st.frags, frags, new Set([...st.frags.keys(), ...frags.keys()]));
+    // After a restart nothing is known about earlier flows (the earlier process's rules were the same), so
+    // the first sync flushes nothing: one conntrack exec per UDP service would hold the first sync for minutes.
+    if (st.synced) {
+      await this.flushConntrack(family, st.frags, frags, new Set([...st.frags.keys(), ...frags.keys()]));
+    }
+    st.synced = true;
     st.frags = frags;
     st.staleChains = staleChains;
     st.staleSets = staleSets;
