@@ -21,7 +21,7 @@ import { Resources } from '../client/rest.js';
 import { Informer } from '../client/informer.js';
 import type { KubeObject } from '../model/types.js';
 import { conntrackDelete } from '../linux/conntrack.js';
-import { nftApply, nftListTable, type NftTable } from '../linux/nft.js';
+import { nftApply, nftListNames, type NftTable } from '../linux/nft.js';
 import { logger } from '../util/log.js';
 import { metricsRegistry } from '../util/metrics.js';
 import { ErrorCodes } from '../util/errors.js';
@@ -284,13 +284,10 @@ export class Proxier {
       frags.set(key, frag);
       mergeInto(rs, frag);
     }
-    const existing = await nftListTable(tableOf(family), { netns: this.opts.netns });
-    const haveChains = (existing ?? []).filter((o) => o.chain).map((o) => String(o.chain.name));
-    const haveSets = (existing ?? []).filter((o) => o.set).map((o) => String(o.set.name));
-    const staleChains = haveChains.filter((c) => !rs.chains.has(c));
-    const staleSets = haveSets.filter((s) => !rs.sets.has(s));
-    const haveMaps = (existing ?? []).filter((o) => o.map).map((o) => String(o.map.name));
-    const staleMaps = haveMaps.filter((m) => !rs.maps.has(m));
+    const have = await nftListNames(tableOf(family), { netns: this.opts.netns });
+    const staleChains = have.chains.filter((c) => !rs.chains.has(c));
+    const staleSets = have.sets.filter((s) => !rs.sets.has(s));
+    const staleMaps = have.maps.filter((m) => !rs.maps.has(m));
     // Stale chains from an earlier sync that are still there are flushed again and deleted next time.
     const text = fullSyncText(rs, staleChains);
     await nftApply(text, { tables: [tableOf(family)], netns: this.opts.netns });
