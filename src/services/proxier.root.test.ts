@@ -12,6 +12,7 @@ import { nftApply, nftListTable } from '../linux/nft.js';
 import { run } from '../linux/exec.js';
 import { Proxier, tableOf } from './proxier.js';
 import { slice } from './testing.js';
+import { metricsRegistry } from '../util/metrics.js';
 
 const NETNS = 'tws-px';
 let tcp: TestControlPlane;
@@ -123,6 +124,11 @@ test(
       },
       15_000,
     );
+    // The syncs are counted for this node: full ones (start, repair), partial ones, and the one that failed.
+    const counted = await metricsRegistry.getSingleMetricAsString('twill_services_syncs_total');
+    assert.match(counted, /twill_services_syncs_total\{node="n1",mode="full",result="success"\} [2-9]/);
+    assert.match(counted, /twill_services_syncs_total\{node="n1",mode="partial",result="success"\} [1-9]/);
+    assert.match(counted, /twill_services_syncs_total\{node="n1",mode="partial",result="error"\} 1/);
   },
 );
 

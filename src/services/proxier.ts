@@ -45,24 +45,26 @@ const log = logger('services');
 const syncDuration = new Histogram({
   name: 'twill_services_sync_duration_seconds',
   help: 'Time of one sync of the Services dataplane (render and nft transaction), by mode',
-  labelNames: ['mode'],
+  labelNames: ['node', 'mode'],
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [metricsRegistry],
 });
 const syncsTotal = new Counter({
   name: 'twill_services_syncs_total',
   help: 'Syncs of the Services dataplane, by mode and result',
-  labelNames: ['mode', 'result'],
+  labelNames: ['node', 'mode', 'result'],
   registers: [metricsRegistry],
 });
 const servicesGauge = new Gauge({
-  name: 'twill_services_service_ports',
-  help: 'Service fragments rendered at the last sync',
+  name: 'twill_services_services',
+  help: 'Services rendered at the last sync, per family',
+  labelNames: ['node', 'family'],
   registers: [metricsRegistry],
 });
 const conntrackDeleted = new Counter({
   name: 'twill_services_conntrack_flushes_total',
   help: 'conntrack -D runs for stale UDP flows',
+  labelNames: ['node'],
   registers: [metricsRegistry],
 });
 
@@ -246,7 +248,7 @@ export class Proxier {
     const dirty = this.dirty;
     this.dirty = new Set();
     const waiters = this.syncWaiters.splice(0);
-    const end = syncDuration.startTimer({ mode });
+    const end = syncDuration.startTimer({ node: this.opts.nodeName, mode });
     const result: SyncResult = { mode, texts: {} };
     try {
       for (const [family, st] of this.state) {
@@ -256,11 +258,11 @@ export class Proxier {
       this.needFull = false;
       this.failures = 0;
       if (mode === 'full') this.lastFull = Date.now();
-      syncsTotal.inc({ mode, result: 'success' });
+      syncsTotal.inc({ node: this.opts.nodeName, mode, result: 'success' });
     } catch (err) {
       this.needFull = true;
       this.failures++;
-      syncsTotal.inc({ mode, result: 'error' });
+      syncsTotal.inc({ node: this.opts.nodeName, mode, result: 'error' });
       log.error(
         { code: ErrorCodes.ServicesSyncFailed, err: (err as Error).message, mode },
         'sync failed; the next sync is a full one',
@@ -301,7 +303,7 @@ export class Proxier {
     st.staleChains = staleChains;
     st.staleSets = staleSets;
     st.staleMaps = staleMaps;
-    servicesGauge.set(frags.size);
+    servicesGauge.set({ node: this.opts.nodeName, family }, frags.size);
     return text;
   }
 
@@ -336,7 +338,7 @@ export class Proxier {
     st.staleSets = diff.staleSets;
     st.staleMaps = diff.staleMaps;
     await this.flushConntrack(family, oldFrags, st.frags, dirty);
-    servicesGauge.set(st.frags.size);
+    servicesGauge.set({ node: this.opts.nodeName, family }, st.frags.size);
     return text;
   }
 
@@ -364,7 +366,7 @@ export class Proxier {
     for (const [ip, ep] of jobs) {
       try {
         await conntrackDelete('udp', ip, { dnatTo: ep, netns: this.opts.netns });
-        conntrackDeleted.inc();
+        conntrackDeleted.inc({ node: this.opts.nodeName });
       } catch (err) {
         // A missing conntrack tool or a failed delete must not fail the sync: the rules are right already.
         log.warn({ err: (err as Error).message, family, ip, ep }, 'conntrack delete failed');
