@@ -93,7 +93,11 @@ export function servicesComponent(flags: ServicesFlags = {}): NodeComponentFacto
       ]),
     ];
     const clusterCIDRs = split(flags.clusterCidr);
-    await enableBridgeNetfilter(families, ctx.netns);
+    await enableBridgeNetfilter(families, ctx.netns).catch((err: Error) =>
+      // Without br_netfilter (a host that has not loaded it) everything but a pod reaching a pod of its own
+      // bridge through a Service works; say so rather than refuse to start.
+      log.warn({ err: err.message }, 'cannot enable bridge-nf-call-iptables (is br_netfilter loaded?)'),
+    );
     const serviceCIDRs = split(flags.serviceCidr);
     const routes = await ensureServiceRoutes(serviceCIDRs, nodeIPs, ctx.netns);
     const proxier = new Proxier({
