@@ -6,6 +6,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  connectEventually,
   kubectl,
   run,
   runNetexecPod,
@@ -136,6 +137,8 @@ before(async () => {
     pods[name] = await runNetexecPod(twill.kubeconfig, name);
   }
   for (const name of ['web-1', 'web-2', 'web-3']) await k('label', 'pod', name, 'app=web');
+  // Running comes before listening: wait until each answers on its own address (the host routes to it).
+  for (const name of ['web-1', 'web-2', 'web-3']) await connectEventually(`${pods[name].status.podIP}:8081`);
   await apply(`
 apiVersion: v1
 kind: Service
@@ -348,14 +351,32 @@ async function runUdpPod(name: string): Promise<any> {
     '--udp',
     '8082',
   );
-  return waitFor(
+  const pod = await waitFor(
     `pod ${name} running`,
     async () => {
-      const pod = JSON.parse(await k('get', 'pod', name, '-o', 'json'));
-      return pod.status?.phase === 'Running' && pod.status.podIP && pod;
+      const p = JSON.parse(await k('get', 'pod', name, '-o', 'json'));
+      return p.status?.phase === 'Running' && p.status.podIP && p;
     },
     40_000,
   );
+  // Running comes before listening: wait until it answers on its own address.
+  await waitFor(
+    `${name} answering UDP`,
+    async () =>
+      (
+        await run(process.execPath, [
+          twillBin,
+          'connect',
+          `${pod.status.podIP}:8082`,
+          '--protocol',
+          'udp',
+          '--timeout',
+          '1s',
+        ])
+      ).code === 0,
+    20_000,
+  );
+  return pod;
 }
 
 /** Sends `hostname` n times from one fixed source port (one conntrack flow) and returns the answers. */
