@@ -22,6 +22,7 @@ import { repairAllocations, startAllocationRepair } from '../controllers/allocat
 import { writeKubeconfig } from '../client/kubeconfig.js';
 import { ApiClient } from '../client/rest.js';
 import { startControllers } from '../controllers/manager.js';
+import { parsePools } from '../controllers/loadbalancer/controller.js';
 import { kubeconfigPath } from '../util/paths.js';
 import { logger } from '../util/log.js';
 import { ErrorCodes, TwillError } from '../util/errors.js';
@@ -37,6 +38,8 @@ export interface ControlPlaneOptions {
   serviceCIDRs: string[];
   clusterCIDRs: string[];
   nodePortRange?: { min: number; max: number };
+  /** `--lb-pool`: LoadBalancer ingress addresses, one CIDR per family. */
+  lbPools?: string[];
   /** Run the controllers (with leader election). Default true. */
   controllers?: boolean;
   /** Node lifecycle: how long a silent node keeps its podCIDR (default 24 h; 0: forever). */
@@ -161,6 +164,7 @@ function startCompactor(store: Store, intervalMs: number): () => void {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const { host, port } = parseHostPort(opts.apiListen);
+  if (opts.lbPools) parsePools(opts.lbPools); // a bad --lb-pool fails the start, not the first leadership
   const store = await openStore(opts.store, opts.dataDir);
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   const stopAll = async () => {
@@ -219,6 +223,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         identity: `${os.hostname()}_${process.pid}_${api.port}`,
         nodeReclaimGracePeriodMs: opts.nodeReclaimGracePeriodMs,
         nodeMonitorGracePeriodMs: opts.nodeMonitorGracePeriodMs,
+        lbPools: opts.lbPools,
       });
       cleanups.push(() => ctrl.stop());
     }

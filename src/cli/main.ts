@@ -50,6 +50,10 @@ function addControlPlaneOptions(cmd: Command): Command {
       '--node-reclaim-grace-period <duration>',
       'how long a node may be gone (no lease renewal, no heartbeat) before it is deleted and its podCIDR reclaimed (0: never)',
       '24h',
+    )
+    .option(
+      '--lb-pool <cidrs>',
+      'LoadBalancer ingress addresses, CIDR[,CIDR6] (none: LoadBalancers stay pending)',
     );
 }
 
@@ -112,6 +116,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
       clusterCIDRs: splitList(o.clusterCidr),
       nodePortRange: nodePortRange(o.serviceNodePortRange),
       nodeReclaimGracePeriodMs: reclaimGrace(o.nodeReclaimGracePeriod),
+      lbPools: o.lbPool ? splitList(o.lbPool) : undefined,
     });
   } catch (err) {
     await etcd?.stop();

@@ -11,6 +11,7 @@ import { NamespaceController } from './namespace/controller.js';
 import { LeaderElector } from './leader/election.js';
 import { SchedulerController } from './scheduler/controller.js';
 import { NodeLifecycleController } from './nodelifecycle/controller.js';
+import { LoadBalancerController } from './loadbalancer/controller.js';
 
 const log = logger('controller-manager');
 
@@ -31,6 +32,8 @@ export interface ControllerManagerOptions {
   nodeReclaimGracePeriodMs?: number;
   /** Node lifecycle: a node silent this long turns Ready Unknown (default 40 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** `--lb-pool`: LoadBalancer ingress addresses (none: LoadBalancer Services stay pending). */
+  lbPools?: string[];
 }
 
 export interface ControllerManager {
@@ -47,6 +50,7 @@ export async function startControllers(opts: ControllerManagerOptions): Promise<
         namespaces: NamespaceController;
         scheduler: SchedulerController;
         nodes: NodeLifecycleController;
+        lb?: LoadBalancerController;
       }
     | undefined;
   let starting: Promise<void> | undefined;
@@ -60,15 +64,23 @@ export async function startControllers(opts: ControllerManagerOptions): Promise<
       reclaimGracePeriodMs: opts.nodeReclaimGracePeriodMs,
       monitorGracePeriodMs: opts.nodeMonitorGracePeriodMs,
     });
-    running = { slices, namespaces, scheduler, nodes };
-    await Promise.all([slices.start(), namespaces.start(), scheduler.start(), nodes.start()]);
+    const lb = opts.lbPools?.length ? new LoadBalancerController({ client, pools: opts.lbPools }) : undefined;
+    running = { slices, namespaces, scheduler, nodes, lb };
+    await Promise.all([slices.start(), namespaces.start(), scheduler.start(), nodes.start(), lb?.start()]);
     log.info({ identity: opts.identity }, 'controllers running');
   };
   const stopAll = async () => {
     const r = running;
     running = undefined;
     // Stopping the informers first also releases a start that is still waiting for its first list.
-    if (r) await Promise.all([r.slices.stop(), r.namespaces.stop(), r.scheduler.stop(), r.nodes.stop()]);
+    if (r)
+      await Promise.all([
+        r.slices.stop(),
+        r.namespaces.stop(),
+        r.scheduler.stop(),
+        r.nodes.stop(),
+        r.lb?.stop(),
+      ]);
     await starting?.catch(() => undefined);
   };
 

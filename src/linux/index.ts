@@ -4,3 +4,4 @@ export * from './link.js';
 export * from './addr.js';
 export * from './sysctl.js';
 export * from './nft.js';
+export * from './conntrack.js';

@@ -91,3 +91,26 @@ export async function nftDeleteTable(table: NftTable, opts: { netns?: Netns } = 
     if (!isLinuxError(err, LinuxErrorCodes.NotFound)) throw err;
   }
 }
+
+/**
+ * The names of a table's chains, sets and maps, without their rules and elements (`nft -j -t list chains|sets|
+ * maps FAMILY`): reading a whole large table as JSON takes seconds (3,000 Services' rules: 6 s), its names a
+ * fraction of one. Empty lists when the table does not exist.
+ */
+export async function nftListNames(
+  table: NftTable,
+  opts: { netns?: Netns } = {},
+): Promise<{ chains: string[]; sets: string[]; maps: string[] }> {
+  const names = async (what: 'chains' | 'sets' | 'maps', key: 'chain' | 'set' | 'map') => {
+    const out = await run(['nft', '-j', '-t', 'list', what, table.family], opts);
+    const parsed = JSON.parse(out || '{"nftables":[]}') as { nftables: Record<string, any>[] };
+    return parsed.nftables
+      .filter((o) => o[key] && o[key].table === table.name)
+      .map((o) => String(o[key].name));
+  };
+  return {
+    chains: await names('chains', 'chain'),
+    sets: await names('sets', 'set'),
+    maps: await names('maps', 'map'),
+  };
+}

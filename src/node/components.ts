@@ -7,6 +7,7 @@ import type { NodeComponentFactory } from '../agent/components.js';
 import { overlayComponent } from '../overlay/component.js';
 import { nodeLeaseComponent } from '../overlay/nodelease.js';
 import { policyComponent, policyDenyFlag } from '../policy/enforce.js';
+import { servicesComponent } from '../services/component.js';
 
 /** Flags of `twill up` / `twill agent` that configure node components (each component adds its own). */
 export type NodeComponentFlags = Record<string, unknown>;
@@ -31,6 +32,10 @@ export function nodeComponents(flags: NodeComponentFlags): NodeComponentFactory[
       : []),
     // The node's Lease in kube-node-lease: renewed while the agent lives (node lifecycle reads it).
     nodeLeaseComponent(),
+    servicesComponent({
+      clusterCidr: flags.clusterCidr as string | undefined,
+      serviceCidr: flags.serviceCidr as string | undefined,
+    }),
     policyComponent({ deny: policyDenyFlag(flags.networkPolicyDeny) }),
   ];
 }

@@ -35,6 +35,8 @@ export const ErrorCodes = {
   LogNotFound: 'TWILL_LOG_NOT_FOUND',
   /** host-gw: a node is not on this node's L2 segment (its underlay address is not on-link). */
   OverlayNotOneSegment: 'TWILL_OVERLAY_NOT_ONE_SEGMENT',
+  /** A sync of the Services dataplane failed (the next one is a full sync); logged by src/services. */
+  ServicesSyncFailed: 'TWILL_SERVICES_SYNC_FAILED',
   /** Anything unexpected. */
   Internal: 'TWILL_INTERNAL',
 } as const;

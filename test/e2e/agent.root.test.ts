@@ -98,6 +98,8 @@ test(
         if (name.startsWith(`twill-${node}-`)) await run('ip', ['netns', 'delete', name]);
       }
       await run('ip', ['link', 'delete', bridge]);
+      // The agent's Services dataplane (src/services/) stays when the agent stops, as kube-proxy's does.
+      await run('nft', ['delete', 'table', 'ip', 'twill-services']);
       fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', forwarding);
       fs.rmSync(dir, { recursive: true, force: true });
     }
