@@ -27,6 +27,12 @@ export const ErrorCodes = {
   LinuxExists: 'TWILL_LINUX_EXISTS',
   /** Refused before running anything (a table twill does not own, a bad name). */
   LinuxRefused: 'TWILL_LINUX_REFUSED',
+  /** A DNS message could not be parsed (RFC 1035 FORMERR): truncated, wrong counts, a compression loop. */
+  DnsMalformed: 'TWILL_DNS_MALFORMED',
+  /** A Corefile (file or ConfigMap kube-system/coredns) is invalid; the message names the line. */
+  DnsBadCorefile: 'TWILL_DNS_BAD_COREFILE',
+  /** The DNS server could not listen (address in use, no permission); the message names the flag. */
+  DnsListen: 'TWILL_DNS_LISTEN',
   /** Anything unexpected. */
   Internal: 'TWILL_INTERNAL',
 } as const;
