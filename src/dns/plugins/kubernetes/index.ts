@@ -552,6 +552,19 @@ export class ClusterIndex {
     };
   }
 
+  /** The namespace of the pod holding an address (autopath), undefined when none or ambiguous. */
+  namespaceOfPodIP(ip: string): string | undefined {
+    const n = normalizeIP(ip);
+    if (!n) return undefined;
+    let found: string | undefined;
+    for (const [ns, ips] of this.podIPs) {
+      if (!ips.has(n)) continue;
+      if (found !== undefined) return undefined;
+      found = ns;
+    }
+    return found;
+  }
+
   /** Counts, for metrics and the benchmark. */
   stats(): { services: number; names: number; ptrs: number; pods: number } {
     return {

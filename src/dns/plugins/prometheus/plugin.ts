@@ -1,0 +1,54 @@
+/**
+ * prometheus: counts requests and responses and times the rest of the chain (twill_dns_* metrics), and serves
+ * the process's registry on /metrics at ADDRESS (default localhost:9153).
+ */
+import net from 'node:net';
+import { rcodeName, typeName } from '../../codec/constants.js';
+import { argErr, type Directive } from '../../corefile/parse.js';
+import type { HttpEndpoint } from '../../http.js';
+import { dnsMetrics } from '../../metrics.js';
+import type { Next, Plugin, Request, SetupContext } from '../../plugin.js';
+import { metricsRegistry } from '../../../util/metrics.js';
+
+const COMMON_TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'TXT', 'SOA', 'NS', 'CNAME', 'MX', 'ANY']);
+
+export class PrometheusPlugin implements Plugin {
+  readonly name = 'prometheus';
+  constructor(
+    readonly endpoint: HttpEndpoint,
+    private readonly server: string,
+  ) {}
+
+  async serve(req: Request, next: Next) {
+    const start = process.hrtime.bigint();
+    const t = typeName(req.qtype);
+    const type = COMMON_TYPES.has(t) ? t : 'other';
+    const family = net.isIPv6(req.remote.address) ? '2' : '1';
+    dnsMetrics.requests.inc({ server: this.server, zone: req.zone, proto: req.proto, family, type });
+    const resp = await next(req);
+    dnsMetrics.responses.inc({ server: this.server, zone: req.zone, rcode: rcodeName(resp.rcode) });
+    dnsMetrics.duration.observe(
+      { server: this.server, zone: req.zone, type },
+      Number(process.hrtime.bigint() - start) / 1e9,
+    );
+    return resp;
+  }
+
+  async start(): Promise<void> {
+    this.endpoint.route('/metrics', async (_req, res) => {
+      res
+        .writeHead(200, { 'content-type': metricsRegistry.contentType })
+        .end(await metricsRegistry.metrics());
+    });
+    await this.endpoint.listen();
+  }
+}
+
+export function setupPrometheus(
+  d: Directive,
+  ctx: SetupContext,
+  endpoint: (addr: string) => HttpEndpoint,
+): PrometheusPlugin {
+  if (d.args.length > 1 || d.block.length) throw argErr(d);
+  return new PrometheusPlugin(endpoint(d.args[0] ?? 'localhost:9153'), `dns://${ctx.listen}`);
+}
