@@ -204,9 +204,11 @@ export class CachePlugin implements Plugin {
     other.delete(key);
     map.delete(key);
     if (map.size >= this.config[c.kind].capacity) map.delete(map.keys().next().value as string);
-    map.set(key, { msg: m, kind: c.kind, storedMs: now, ttl: c.ttl, hits: 0, windowStartMs: now });
+    const e: Entry = { msg: m, kind: c.kind, storedMs: now, ttl: c.ttl, hits: 0, windowStartMs: now };
+    map.set(key, e);
     dnsMetrics.cacheEntries.set({ server: this.server, type: c.kind }, map.size);
-    return m;
+    // As CoreDNS, the first answer already carries the capped TTL, so clients see no jump on the next one.
+    return this.view(e, 0, c.ttl);
   }
 
   /** The entry with every TTL set to what is left (age -1: stale, TTL 0), memoised per second of age. */
