@@ -47,17 +47,23 @@ export class LoopPlugin implements Plugin {
   }
 
   async start(): Promise<void> {
-    // Probe a few times after the listeners are up; stop at the first answer that is not an error of ours.
+    // Probe after the listeners are up, again while the answer is missing or an error (an upstream not yet
+    // reachable), for at most 10 tries; a clean answer means the question left and did not come back.
     let tries = 0;
     const probe = async () => {
       tries++;
       const r = await this.ctx.shared.selfQuery?.(this.probe, HINFO).catch(() => undefined);
-      if (!r && tries < 5 && !this.detected) this.timer = setTimeout(() => void probe(), 1000).unref();
+      if ((!r || r.rcode === Rcode.SERVFAIL) && tries < 10 && !this.detected && !this.stopped) {
+        this.timer = setTimeout(() => void probe(), 500).unref();
+      }
     };
     this.timer = setTimeout(() => void probe(), 100).unref();
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
   }
 }
