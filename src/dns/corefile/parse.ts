@@ -208,10 +208,11 @@ export function parseServerKey(key: string, line = 0): ServerKey {
   const cidr = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(8|16|24)$/.exec(k);
   if (cidr) {
     const octets = cidr.slice(1, 1 + Number(cidr[5]) / 8).reverse();
-    return { zone: `${octets.join('.')}.in-addr.arpa.`, port };
+    const zone = `${octets.join('.')}.in-addr.arpa.`;
+    return port === undefined ? { zone } : { zone, port };
   }
   const zone = k === '.' ? '.' : `${k.toLowerCase().replace(/\.$/, '')}.`;
-  return { zone, port };
+  return port === undefined ? { zone } : { zone, port };
 }
 
 /** Argument helpers that fail with the directive's line, as CoreDNS's c.ArgErr(). */
