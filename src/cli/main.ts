@@ -10,6 +10,7 @@ import { DEFAULTS, startControlPlane } from './controlplane.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerWorkloadCommands } from '../netexec/cli.js';
 import { registerAgentCommand } from '../agent/cli.js';
+import { DEFAULT_DNS_LISTEN, registerDnsCommand, startControlPlaneDns } from '../dns/cli.js';
 import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
@@ -50,7 +51,10 @@ function nodePortRange(s: string): { min: number; max: number } {
   return { min: Number(m[1]), max: Number(m[2]) };
 }
 
-async function runControlPlane(o: Record<string, string>, extra: { nodes?: number }): Promise<void> {
+async function runControlPlane(
+  o: Record<string, string>,
+  extra: { nodes?: number; dnsListen?: string },
+): Promise<void> {
   const nodes = extra.nodes ?? 0;
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 200) {
     throw new TwillError(ErrorCodes.BadConfig, `--nodes: expected 0 to 200, got "${o.nodes}"`);
@@ -64,9 +68,24 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
     clusterCIDRs: splitList(o.clusterCidr),
     nodePortRange: nodePortRange(o.serviceNodePortRange),
   });
+  let dns: Awaited<ReturnType<typeof startControlPlaneDns>>;
+  try {
+    dns =
+      extra.dnsListen === undefined
+        ? undefined
+        : await startControlPlaneDns(extra.dnsListen, {
+            url: cp.url,
+            caPem: cp.caPem,
+            token: cp.adminToken,
+          });
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
   process.stdout.write(
     `twill: API at ${cp.url}; kubeconfig: ${cp.kubeconfigPath}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`,
   );
+  if (dns) process.stdout.write(`twill: DNS at ${dns.dns.address} (UDP and TCP)\n`);
   let local: LocalNodes | undefined;
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
@@ -79,6 +98,9 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
         await local
           ?.stop()
           .catch((err: Error) => process.stderr.write(`twill: removing the nodes: ${err.message}\n`));
+        await dns
+          ?.stop()
+          .catch((err: Error) => process.stderr.write(`twill: stopping DNS: ${err.message}\n`));
         await cp.stop();
       })().then(resolve, resolve);
     };
@@ -109,6 +131,7 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
   try {
     await starting;
   } catch (err) {
+    await dns?.stop().catch(() => undefined);
     await cp.stop();
     throw err;
   }
@@ -135,7 +158,8 @@ addControlPlaneOptions(
     'the nodes’ underlay subnet (host .1, node i .10+i)',
     DEFAULT_UNDERLAY_CIDR,
   )
-  .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes) }));
+  .option('--dns-listen <host:port>', 'cluster DNS address, UDP and TCP ("off": none)', DEFAULT_DNS_LISTEN)
+  .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes), dnsListen: o.dnsListen }));
 
 program
   .command('down')
@@ -187,6 +211,7 @@ program
 registerClientCommands(program);
 registerWorkloadCommands(program);
 registerAgentCommand(program);
+registerDnsCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

@@ -334,6 +334,7 @@ export class ForwardPlugin implements Plugin {
       dnsMetrics.forwardMaxConcurrentRejects.inc();
       return reply(req, Rcode.REFUSED);
     }
+    if (!this.upstreams.length) return reply(req, Rcode.SERVFAIL);
     this.inflight++;
     try {
       const deadline = Date.now() + 5000;
@@ -376,6 +377,6 @@ export function setupForward(d: Directive, ctx: SetupContext): ForwardPlugin {
   // A resolv.conf that names this very server would be a loop: leave such upstreams out.
   const own = ctx.listen;
   const to = c.to.filter((u) => `${u.host}:${u.port}` !== own);
-  if (!to.length) throw argErr(d, `every upstream is this server (${own})`);
+  if (!to.length) log.warn({ listen: own }, 'every upstream is this server; forwarded names get SERVFAIL');
   return new ForwardPlugin({ ...c, to });
 }
