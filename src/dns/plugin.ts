@@ -23,11 +23,12 @@ export interface Request {
   zone: string;
 }
 
-export type Next = (req: Request) => Promise<Message>;
+/** A plugin may answer synchronously (memoised answers); callers `await` either. */
+export type Next = (req: Request) => Message | Promise<Message>;
 
 export interface Plugin {
   readonly name: string;
-  serve(req: Request, next: Next): Promise<Message>;
+  serve(req: Request, next: Next): Message | Promise<Message>;
   /** Runs after every plugin of every block is set up, before the first query. */
   start?(): Promise<void>;
   stop?(): Promise<void>;

@@ -83,18 +83,13 @@ export async function startStubUpstream(
   ]);
   await server.listen();
   stub.port = server.boundPort;
-  // A silent stub must not answer at all: wrap handle to drop.
-  const orig = server.handle.bind(server);
-  server.handle = async (raw, proto, remote) => {
-    if (stub.silent) {
-      const h = raw.length >= 12 ? raw : undefined;
-      if (h) {
-        // count it, answer nothing
-        await orig(raw, proto, remote).catch(() => undefined);
-      }
-      return undefined;
-    }
-    return orig(raw, proto, remote);
+  // A silent stub counts the question and answers nothing at all.
+  const orig = server.handleSync.bind(server);
+  server.handleSync = (raw, proto, remote) => {
+    const r = orig(raw, proto, remote);
+    if (!stub.silent) return r;
+    if (r instanceof Promise) r.catch(() => undefined);
+    return undefined;
   };
   return stub;
 }

@@ -120,3 +120,32 @@ test('reverse names for IPv4 and IPv6', () => {
   assert.equal(formatIPv6(ipv6Bytes('2001:0db8:0:0:1:0:0:1')!), '2001:db8::1:0:0:1');
   assert.equal(formatIPv6(ipv6Bytes('::ffff:1.2.3.4')!), '::ffff:102:304');
 });
+
+test('the fast query reader agrees with decode, and declines what it does not handle', async () => {
+  const { decodeSimpleQuery } = await import('./message.js');
+  const names = ['web.default.svc.cluster.local.', 'A-b_c.x.', '.', 'x.'];
+  for (const name of names) {
+    for (const edns of [false, true]) {
+      const m = emptyMessage(4242);
+      m.rd = true;
+      m.questions.push({ name, type: Type.AAAA, class: Class.IN });
+      if (edns) m.edns = { udpSize: 4096, extRcode: 0, version: 0, dnssecOk: true, options: [] };
+      const wire = encode(m);
+      assert.deepEqual(decodeSimpleQuery(wire), decode(wire), name);
+    }
+  }
+  const odd = emptyMessage(1);
+  odd.questions.push({ name: 'we\\.ird.x.', type: 1, class: 1 });
+  assert.equal(decodeSimpleQuery(encode(odd)), undefined);
+  const opts = emptyMessage(1);
+  opts.questions.push({ name: 'x.', type: 1, class: 1 });
+  opts.edns = {
+    udpSize: 512,
+    extRcode: 0,
+    version: 0,
+    dnssecOk: false,
+    options: [{ code: 10, data: Buffer.alloc(8) }],
+  };
+  assert.equal(decodeSimpleQuery(encode(opts)), undefined);
+  assert.equal(decodeSimpleQuery(Buffer.concat([encode(odd), Buffer.from([0])])), undefined);
+});

@@ -583,3 +583,89 @@ export function decode(buf: Buffer): Message {
   if (off !== buf.length) throw malformed('trailing octets after the last record');
   return m;
 }
+
+const PLAIN_LABEL_CHAR = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) {
+    t[c] =
+      (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95 ? 1 : 0;
+  }
+  return t;
+})();
+
+/**
+ * The common query, read without the general decoder: one question whose name has only letters, digits, '-'
+ * and '_', no other records but perhaps an OPT without options. Anything else returns undefined and goes to
+ * decode(), which gives the same Message for these packets (the fast path is checked against it in tests).
+ */
+export function decodeSimpleQuery(buf: Buffer): Message | undefined {
+  const len = buf.length;
+  if (len < 17 || len > 512) return undefined;
+  if (
+    buf[4] !== 0 ||
+    buf[5] !== 1 ||
+    buf[6] !== 0 ||
+    buf[7] !== 0 ||
+    buf[8] !== 0 ||
+    buf[9] !== 0 ||
+    buf[10] !== 0
+  ) {
+    return undefined;
+  }
+  const ar = buf[11];
+  if (ar > 1) return undefined;
+  let p = 12;
+  let name = '';
+  for (;;) {
+    const l = buf[p];
+    if (l === 0) break;
+    if (l > 63 || p + 1 + l >= len) return undefined;
+    for (let i = p + 1; i <= p + l; i++) if (!PLAIN_LABEL_CHAR[buf[i]]) return undefined;
+    name += buf.toString('latin1', p + 1, p + 1 + l) + '.';
+    p += l + 1;
+  }
+  if (name.length > 254) return undefined;
+  p++;
+  if (p + 4 > len) return undefined;
+  const type = (buf[p] << 8) | buf[p + 1];
+  const cls = (buf[p + 2] << 8) | buf[p + 3];
+  p += 4;
+  const f = (buf[2] << 8) | buf[3];
+  const m: Message = {
+    id: (buf[0] << 8) | buf[1],
+    qr: (f & 0x8000) !== 0,
+    opcode: (f >> 11) & 0xf,
+    aa: (f & 0x400) !== 0,
+    tc: (f & 0x200) !== 0,
+    rd: (f & 0x100) !== 0,
+    ra: (f & 0x80) !== 0,
+    ad: (f & 0x20) !== 0,
+    cd: (f & 0x10) !== 0,
+    rcode: f & 0xf,
+    questions: [{ name: name || '.', type, class: cls }],
+    answers: [],
+    authority: [],
+    additional: [],
+  };
+  if (ar === 0) return p === len ? m : undefined;
+  // OPT: root name, type 41, class = UDP size, TTL = ext rcode/version/flags, RDLENGTH 0.
+  if (
+    p + 11 !== len ||
+    buf[p] !== 0 ||
+    buf[p + 1] !== 0 ||
+    buf[p + 2] !== 41 ||
+    buf[p + 9] !== 0 ||
+    buf[p + 10] !== 0
+  ) {
+    return undefined;
+  }
+  m.edns = {
+    udpSize: (buf[p + 3] << 8) | buf[p + 4],
+    extRcode: buf[p + 5],
+    version: buf[p + 6],
+    dnssecOk: (buf[p + 7] & 0x80) !== 0,
+    options: [],
+  };
+  m.rcode |= buf[p + 5] << 4;
+  return m;
+}

@@ -16,7 +16,15 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { Rcode, Opcode, Type } from '../codec/constants.js';
-import { decode, emptyMessage, encode, lowerName, readHeader, type Message } from '../codec/message.js';
+import {
+  decode,
+  decodeSimpleQuery,
+  emptyMessage,
+  encode,
+  lowerName,
+  readHeader,
+  type Message,
+} from '../codec/message.js';
 import { matchZone, serverEdns, type Next, type Request } from '../plugin.js';
 import { logger } from '../../util/log.js';
 import { ErrorCodes, TwillError } from '../../util/errors.js';
@@ -147,12 +155,22 @@ export class DnsServer {
   }
 
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    this.handle(msg, 'udp', { address: rinfo.address, port: rinfo.port }).then(
-      (out) => {
-        if (out && this.udp === sock) sock.send(out, rinfo.port, rinfo.address);
-      },
-      (err: Error) => log.error({ err: err.message }, 'udp handler failed'),
-    );
+    let out: Buffer | undefined | Promise<Buffer | undefined>;
+    try {
+      out = this.handleSync(msg, 'udp', { address: rinfo.address, port: rinfo.port });
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'udp handler failed');
+      return;
+    }
+    // Answers that need no waiting (memoised, cached) go out in this tick, without a promise.
+    if (out instanceof Promise) {
+      out.then(
+        (b) => {
+          if (b && this.udp === sock) sock.send(b, rinfo.port, rinfo.address);
+        },
+        (err: Error) => log.error({ err: err.message }, 'udp handler failed'),
+      );
+    } else if (out && this.udp === sock) sock.send(out, rinfo.port, rinfo.address);
   }
 
   private serveTcp(s: net.Socket): void {
@@ -191,13 +209,24 @@ export class DnsServer {
     proto: 'udp' | 'tcp',
     remote: { address: string; port: number },
   ): Promise<Buffer | undefined> {
+    return this.handleSync(raw, proto, remote);
+  }
+
+  /** handle(), but synchronous when the plugin chain answers synchronously. */
+  handleSync(
+    raw: Buffer,
+    proto: 'udp' | 'tcp',
+    remote: { address: string; port: number },
+  ): Buffer | undefined | Promise<Buffer | undefined> {
     const h = readHeader(raw);
     if (!h || h.flags & 0x8000) return undefined;
-    let msg: Message;
-    try {
-      msg = decode(raw);
-    } catch {
-      return errorReply(h.id, h.flags, Rcode.FORMERR);
+    let msg: Message | undefined = decodeSimpleQuery(raw);
+    if (!msg) {
+      try {
+        msg = decode(raw);
+      } catch {
+        return errorReply(h.id, h.flags, Rcode.FORMERR);
+      }
     }
     if (msg.opcode !== Opcode.QUERY) return encode(bare(msg, Rcode.NOTIMP));
     if (msg.questions.length !== 1) return encode(bare(msg, Rcode.FORMERR));
@@ -218,14 +247,21 @@ export class DnsServer {
     const block = zone === undefined ? undefined : this.blocks.find((b) => b.zones.includes(zone));
     if (!block || zone === undefined) return this.finish(msg, bare(msg, Rcode.REFUSED), size, raw);
     const req: Request = { msg, raw, qname, qtype: q.type, qclass: q.class, proto, remote, size, zone };
-    let resp: Message;
-    try {
-      resp = await block.handler(req);
-    } catch (err) {
+    const m = msg;
+    const failed = (err: unknown) => {
       log.error({ err: (err as Error).message, qname, qtype: q.type }, 'plugin chain failed');
-      resp = bare(msg, Rcode.SERVFAIL);
+      return bare(m, Rcode.SERVFAIL);
+    };
+    let resp: Message | Promise<Message>;
+    try {
+      resp = block.handler(req);
+    } catch (err) {
+      resp = failed(err);
     }
-    return this.finish(msg, resp, size, raw, qname, q.type);
+    if (resp instanceof Promise) {
+      return resp.catch(failed).then((r) => this.finish(m, r, size, raw, qname, q.type));
+    }
+    return this.finish(m, resp, size, raw, qname, q.type);
   }
 
   /** Encodes (or reuses the encoding of) a response, patches it for this request, truncates over UDP. */

@@ -152,7 +152,8 @@ export class CachePlugin implements Plugin {
     return this.entries.success.get(key) ?? this.entries.denial.get(key);
   }
 
-  async serve(req: Request, next: Next): Promise<Message> {
+  /** Synchronous on a fresh hit, so the server can answer in the same tick. */
+  serve(req: Request, next: Next): Message | Promise<Message> {
     if (!matchZone(req.qname, this.config.zones)) return next(req);
     const key = this.key(req);
     const e = this.lookupEntry(key);
@@ -165,6 +166,19 @@ export class CachePlugin implements Plugin {
         this.maybePrefetch(req, next, key, e, left, now);
         return this.view(e, Math.floor(ageMs / 1000), left);
       }
+    }
+    return this.serveSlow(req, next, key, e, now);
+  }
+
+  private async serveSlow(
+    req: Request,
+    next: Next,
+    key: string,
+    e: Entry | undefined,
+    now: number,
+  ): Promise<Message> {
+    if (e) {
+      const ageMs = now - e.storedMs;
       const stale = this.config.serveStale;
       if (stale && ageMs - e.ttl * 1000 <= stale.durationMs) {
         if (stale.verify) {
@@ -242,7 +256,7 @@ export class CachePlugin implements Plugin {
   private refresh(req: Request, next: Next, key: string, e: Entry): void {
     if (e.refreshing) return;
     e.refreshing = true;
-    next(req).then(
+    Promise.resolve(next(req)).then(
       (m) => {
         e.refreshing = false;
         if (m.rcode !== Rcode.SERVFAIL) this.store(key, m, this.now());

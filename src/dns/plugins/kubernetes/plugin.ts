@@ -112,7 +112,7 @@ export class KubernetesPlugin implements Plugin {
     return !this.source || this.source.hasSynced();
   }
 
-  async serve(req: Request, next: Next): Promise<Message> {
+  serve(req: Request, next: Next): Message | Promise<Message> {
     if (!matchZone(req.qname, this.config.zones)) return next(req);
     if (this.memoGen !== this.index.generation) {
       this.memo.clear();
