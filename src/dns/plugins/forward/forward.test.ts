@@ -93,3 +93,30 @@ test('round_robin spreads queries, force_tcp goes over TCP, all down is SERVFAIL
     await b.stop();
   }
 });
+
+test('max_concurrent refuses what is over the limit; prefer_udp retries a truncated answer over TCP', async () => {
+  const many = Array.from({ length: 100 }, (_, i) => `203.0.113.${i + 1}`);
+  const up = await startStubUpstream({ 'big.example.': many, 'slow.example.': '203.0.113.1' });
+  const dns = await startDns({
+    listen: '127.0.0.1:0',
+    corefile: `. {\n forward . 127.0.0.1:${up.port} {\n  max_concurrent 1\n  prefer_udp\n  max_fails 0\n }\n}\n`,
+  });
+  try {
+    // A client over TCP: asked upstream over UDP first (truncated at 1232), then over TCP: all 100.
+    const big = await query('127.0.0.1', dns.port, 'big.example', 'A', { tcp: true, edns: 4096 });
+    assert.equal(big.answers.length, 100);
+    assert.equal(up.seen.get('big.example.'), 2);
+    // Over UDP the client gets TC and asks again over TCP itself.
+    const udp = await query('127.0.0.1', dns.port, 'big.example', 'A', { edns: 4096 });
+    assert.equal(udp.tc, true);
+    up.silent = true;
+    const slow = query('127.0.0.1', dns.port, 'slow.example', 'A', { timeoutMs: 8000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await query('127.0.0.1', dns.port, 'other.example');
+    assert.equal(refused.rcode, Rcode.REFUSED);
+    assert.equal((await slow).rcode, Rcode.SERVFAIL);
+  } finally {
+    await dns.stop();
+    await up.stop();
+  }
+});

@@ -63,12 +63,12 @@ function parseUpstream(d: Directive, s: string): { host: string; port: number }[
   } catch {
     throw argErr(d, `not an IP address or file: "${s}"`);
   }
-  const out = [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)]
+  // A file without nameservers leaves this forward without upstreams (SERVFAIL), as an empty resolv.conf
+  // should not keep the cluster zone from being served.
+  return [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)]
     .map((x) => x[1])
     .filter((ip) => net.isIP(ip))
     .map((host) => ({ host, port: 53 }));
-  if (!out.length) throw argErr(d, `no nameservers found in ${s}`);
-  return out;
 }
 
 export function parseForward(d: Directive): ForwardConfig {
@@ -345,7 +345,9 @@ export class ForwardPlugin implements Plugin {
         try {
           let raw = await u.exchange(req.raw, tcp, this.config.timeoutMs);
           let m = decode(raw);
-          if (m.tc && !tcp && !this.config.preferUdp) {
+          // A truncated answer goes back to a UDP client as it is (it retries over TCP); a TCP client that we
+          // asked over UDP (prefer_udp) gets the full answer from a second try over TCP, as CoreDNS does.
+          if (m.tc && !tcp && req.proto === 'tcp') {
             raw = await u.exchange(req.raw, true, this.config.timeoutMs);
             m = decode(raw);
           }
@@ -377,6 +379,7 @@ export function setupForward(d: Directive, ctx: SetupContext): ForwardPlugin {
   // A resolv.conf that names this very server would be a loop: leave such upstreams out.
   const own = ctx.listen;
   const to = c.to.filter((u) => `${u.host}:${u.port}` !== own);
-  if (!to.length) log.warn({ listen: own }, 'every upstream is this server; forwarded names get SERVFAIL');
+  if (!to.length)
+    log.warn({ listen: own }, 'no upstream (none given, or only this server); forwarded names get SERVFAIL');
   return new ForwardPlugin({ ...c, to });
 }

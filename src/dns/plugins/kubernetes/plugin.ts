@@ -113,7 +113,8 @@ export class KubernetesPlugin implements Plugin {
   }
 
   serve(req: Request, next: Next): Message | Promise<Message> {
-    if (!matchZone(req.qname, this.config.zones)) return next(req);
+    // Only class IN lives here; other classes go on, as in CoreDNS.
+    if (req.qclass !== 1 || !matchZone(req.qname, this.config.zones)) return next(req);
     if (this.memoGen !== this.index.generation) {
       this.memo.clear();
       this.memoGen = this.index.generation;
