@@ -274,6 +274,7 @@ async function main(): Promise<void> {
   );
   let twill: ChildProcess | undefined;
   let knot: Awaited<ReturnType<typeof startKnot>> | undefined;
+  let echoProc: ChildProcess | undefined;
   try {
     const bare = spawn(
       'node',
@@ -288,6 +289,10 @@ async function main(): Promise<void> {
     const m = await waitLine(twill, /READY (\d+) (-?\d+) (-?\d+) (\d+) (\{.*\})/, 'twill dns');
     const twillPort = Number(m[1]);
     knot = await startKnot(dir);
+    echoProc = spawn('taskset', ['-c', '1', process.execPath, self, '--echo'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const echoPort = Number((await waitLine(echoProc, /READY (\d+)/, 'echo'))[1]);
     // Warm twill's cache with one pass over the forwarded names.
     await run(
       'dnsperf',
@@ -302,6 +307,7 @@ async function main(): Promise<void> {
       rows.push([label, 'twill', await dnsperf(twillPort, file)]);
       rows.push([label, 'knot', await dnsperf(knot.port, file)]);
     }
+    rows.push(['(floor) any name', 'node udp echo', await dnsperf(echoPort, clusterQ)]);
     const delay = await delayFigures();
     const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
     process.stdout.write(
@@ -325,12 +331,27 @@ async function main(): Promise<void> {
     );
   } finally {
     twill?.kill('SIGTERM');
+    echoProc?.kill('SIGTERM');
     await knot?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/**
+ * The floor: a Node UDP responder that only echoes the query back as a response (QR set), no parsing, on the
+ * same core; what twill's per-query work adds is the distance from it.
+ */
+function echo(): void {
+  const s = dgram.createSocket('udp4');
+  s.on('message', (m, r) => {
+    m[2] |= 0x80;
+    s.send(m, r.port, r.address);
+  });
+  s.bind(0, '127.0.0.1', () => process.stdout.write(`READY ${s.address().port}\n`));
+}
+
 if (process.argv.includes('--serve')) void serve();
+else if (process.argv.includes('--echo')) echo();
 else
   main().catch((err) => {
     process.stderr.write(`bench/dns: ${(err as Error).stack}\n`);

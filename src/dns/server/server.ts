@@ -22,7 +22,6 @@ import {
   emptyMessage,
   encode,
   lowerName,
-  readHeader,
   type Message,
 } from '../codec/message.js';
 import { matchZone, serverEdns, type Next, type Request } from '../plugin.js';
@@ -218,14 +217,14 @@ export class DnsServer {
     proto: 'udp' | 'tcp',
     remote: { address: string; port: number },
   ): Buffer | undefined | Promise<Buffer | undefined> {
-    const h = readHeader(raw);
-    if (!h || h.flags & 0x8000) return undefined;
+    // Shorter than a header, or a response: dropped.
+    if (raw.length < 12 || raw[2] & 0x80) return undefined;
     let msg: Message | undefined = decodeSimpleQuery(raw);
     if (!msg) {
       try {
         msg = decode(raw);
       } catch {
-        return errorReply(h.id, h.flags, Rcode.FORMERR);
+        return errorReply(raw.readUInt16BE(0), raw.readUInt16BE(2), Rcode.FORMERR);
       }
     }
     if (msg.opcode !== Opcode.QUERY) return encode(bare(msg, Rcode.NOTIMP));

@@ -82,7 +82,9 @@ const MEMO_LIMIT = 200_000;
 export class KubernetesPlugin implements Plugin {
   readonly name = 'kubernetes';
   readonly index: ClusterIndex;
-  private memo = new Map<string, Message>();
+  /** qtype → lower-case name → answer, for one index generation (class IN only). */
+  private memo = new Map<number, Map<string, Message>>();
+  private memoSize = 0;
   private memoGen = -1;
 
   constructor(
@@ -117,17 +119,23 @@ export class KubernetesPlugin implements Plugin {
     if (req.qclass !== 1 || !matchZone(req.qname, this.config.zones)) return next(req);
     if (this.memoGen !== this.index.generation) {
       this.memo.clear();
+      this.memoSize = 0;
       this.memoGen = this.index.generation;
     }
-    const key = `${req.qtype}/${req.qclass}/${req.qname}`;
-    let m = this.memo.get(key);
+    let byName = this.memo.get(req.qtype);
+    let m = byName?.get(req.qname);
     if (!m) {
       const a = this.index.lookup(req.qname, req.qtype);
       if (!a) return next(req);
       if (a.rcode === Rcode.NXDOMAIN && this.fallsThrough(req.qname)) return next(req);
       m = answerWith(req, a.rcode, a.answers, a.authority, a.additional);
-      if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-      this.memo.set(key, m);
+      if (this.memoSize >= MEMO_LIMIT) {
+        this.memo.clear();
+        this.memoSize = 0;
+      }
+      if (!byName) this.memo.set(req.qtype, (byName = new Map()));
+      byName.set(req.qname, m);
+      this.memoSize++;
     } else if (m.rcode === Rcode.NXDOMAIN && this.fallsThrough(req.qname)) {
       return next(req);
     }

@@ -8,6 +8,7 @@ import { argErr, type Directive } from '../../corefile/parse.js';
 import type { HttpEndpoint } from '../../http.js';
 import { dnsMetrics } from '../../metrics.js';
 import type { Next, Plugin, Request, SetupContext } from '../../plugin.js';
+import type { Message } from '../../codec/message.js';
 import { metricsRegistry } from '../../../util/metrics.js';
 
 const COMMON_TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'TXT', 'SOA', 'NS', 'CNAME', 'MX', 'ANY']);
@@ -19,19 +20,35 @@ export class PrometheusPlugin implements Plugin {
     private readonly server: string,
   ) {}
 
-  async serve(req: Request, next: Next) {
+  // Metric children per label set, bound once (prom-client hashes labels on every unbound call).
+  private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
+
+  private child<T>(key: string, make: () => T): T {
+    let c = this.children.get(key) as T | undefined;
+    if (!c) this.children.set(key, (c = make()) as never);
+    return c;
+  }
+
+  serve(req: Request, next: Next): Promise<Message> | Message {
     const start = process.hrtime.bigint();
     const t = typeName(req.qtype);
     const type = COMMON_TYPES.has(t) ? t : 'other';
     const family = net.isIPv6(req.remote.address) ? '2' : '1';
-    dnsMetrics.requests.inc({ server: this.server, zone: req.zone, proto: req.proto, family, type });
-    const resp = await next(req);
-    dnsMetrics.responses.inc({ server: this.server, zone: req.zone, rcode: rcodeName(resp.rcode) });
-    dnsMetrics.duration.observe(
-      { server: this.server, zone: req.zone, type },
-      Number(process.hrtime.bigint() - start) / 1e9,
-    );
-    return resp;
+    const server = this.server;
+    const zone = req.zone;
+    this.child(`q|${zone}|${req.proto}|${family}|${type}`, () =>
+      dnsMetrics.requests.labels({ server, zone, proto: req.proto, family, type }),
+    ).inc();
+    const done = (resp: Message): Message => {
+      const rcode = rcodeName(resp.rcode);
+      this.child(`r|${zone}|${rcode}`, () => dnsMetrics.responses.labels({ server, zone, rcode })).inc();
+      this.child(`d|${zone}|${type}`, () => dnsMetrics.duration.labels({ server, zone, type })).observe(
+        Number(process.hrtime.bigint() - start) / 1e9,
+      );
+      return resp;
+    };
+    const r = next(req);
+    return r instanceof Promise ? r.then(done) : done(r);
   }
 
   async start(): Promise<void> {
