@@ -201,3 +201,22 @@ test('deletes take records away, shared reverse names survive a partial delete',
   assert.equal(ix.lookup('_http._tcp.web.default.svc.cluster.local.', Type.SRV)!.rcode, Rcode.NXDOMAIN);
   assert.equal(ix.lookup('10.0.95.10.in-addr.arpa.', Type.PTR)!.rcode, Rcode.NXDOMAIN);
 });
+
+test('an address behind two Services: both PTR targets, and one stays when the other Service goes', () => {
+  const ix = new ClusterIndex({ ...defaultKubernetesOptions });
+  for (const name of ['a', 'b']) {
+    ix.setService(service('default', name, { clusterIP: 'None' }));
+    ix.setEndpointSlice(
+      slice('default', name, `${name}-1`, 'IPv4', [{ ip: '10.245.9.9', hostname: 'h' }], []),
+    );
+  }
+  assert.deepEqual(data(ix.lookup('9.9.245.10.in-addr.arpa.', Type.PTR)).sort(), [
+    'h.a.default.svc.cluster.local.',
+    'h.b.default.svc.cluster.local.',
+  ]);
+  ix.deleteService(service('default', 'a', {}));
+  assert.deepEqual(data(ix.lookup('9.9.245.10.in-addr.arpa.', Type.PTR)), ['h.b.default.svc.cluster.local.']);
+  ix.deleteService(service('default', 'b', {}));
+  assert.equal(ix.lookup('9.9.245.10.in-addr.arpa.', Type.PTR)!.rcode, Rcode.NXDOMAIN);
+  assert.deepEqual(ix.stats(), { services: 0, names: 0, ptrs: 0, pods: 0 });
+});

@@ -87,8 +87,56 @@ function svcKey(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
 }
 
+// Most names hold one kind of record: the others share one frozen empty array until something is added.
+const NONE = Object.freeze([]) as unknown as never[];
+
 function newRecords(): NameRecords {
-  return { a: [], aaaa: [], srv: [] };
+  return { a: NONE, aaaa: NONE, srv: NONE };
+}
+
+function addAddr(r: NameRecords, ip: string): void {
+  if (net.isIPv6(ip)) (r.aaaa === NONE ? (r.aaaa = []) : r.aaaa).push(ip);
+  else (r.a === NONE ? (r.a = []) : r.a).push(ip);
+}
+
+/**
+ * What owners (Services, by key) put at one name: almost always one, kept without a Map (a Map per name is
+ * most of the memory of 100,000 endpoints); a Map only when several Services share the name (reverse names).
+ */
+type Owned<T> = { owner: string; v: T } | Map<string, T>;
+
+function ownedSet<T>(m: Map<string, Owned<T>>, name: string, owner: string, v: T): void {
+  const cur = m.get(name);
+  if (!cur) m.set(name, { owner, v });
+  else if (cur instanceof Map) cur.set(owner, v);
+  else if (cur.owner === owner) cur.v = v;
+  else
+    m.set(
+      name,
+      new Map([
+        [cur.owner, cur.v],
+        [owner, v],
+      ]),
+    );
+}
+
+function ownedDelete<T>(m: Map<string, Owned<T>>, name: string, owner: string): void {
+  const cur = m.get(name);
+  if (!cur) return;
+  if (!(cur instanceof Map)) {
+    if (cur.owner === owner) m.delete(name);
+    return;
+  }
+  cur.delete(owner);
+  if (cur.size === 0) m.delete(name);
+  else if (cur.size === 1) {
+    const [[o, v]] = cur;
+    m.set(name, { owner: o, v });
+  }
+}
+
+function ownedValues<T>(cur: Owned<T>): T[] {
+  return cur instanceof Map ? [...cur.values()] : [cur.v];
 }
 
 /** CoreDNS's system-assigned endpoint hostname: the address with '.' and ':' as '-'. */
@@ -104,12 +152,13 @@ function isReady(ep: NonNullable<EndpointSlice['endpoints']>[number]): boolean {
 export class ClusterIndex {
   private readonly services = new Map<string, Service>();
   private readonly slices = new Map<string, Map<string, EndpointSlice>>();
-  private readonly contributions = new Map<string, Contribution>();
+  /** What each Service put where, to take it away again: the names only. */
+  private readonly contributions = new Map<string, { names: string[]; ptrs: string[] }>();
   /** relative name → owner service key → records. */
-  private readonly names = new Map<string, Map<string, NameRecords>>();
+  private readonly names = new Map<string, Owned<NameRecords>>();
   /** Relative names with something at or below them (empty non-terminals), counted. */
   private readonly ents = new Map<string, number>();
-  private readonly ptrs = new Map<string, Map<string, string>>();
+  private readonly ptrs = new Map<string, Owned<string>>();
   private readonly namespaces = new Set<string>();
   /** namespace → address → number of pods holding it. */
   private readonly podIPs = new Map<string, Map<string, number>>();
@@ -214,34 +263,22 @@ export class ClusterIndex {
   private rebuild(key: string): void {
     const old = this.contributions.get(key);
     if (old) {
-      for (const name of old.names.keys()) {
-        const owners = this.names.get(name);
-        owners?.delete(key);
-        if (owners && owners.size === 0) this.names.delete(name);
+      for (const name of old.names) {
+        ownedDelete(this.names, name, key);
         this.entDelta(name, -1);
       }
-      for (const rev of old.ptrs.keys()) {
-        const owners = this.ptrs.get(rev);
-        owners?.delete(key);
-        if (owners && owners.size === 0) this.ptrs.delete(rev);
-      }
+      for (const rev of old.ptrs) ownedDelete(this.ptrs, rev, key);
       this.contributions.delete(key);
     }
     const svc = this.services.get(key);
     if (svc) {
       const c = this.contribute(svc, [...(this.slices.get(key)?.values() ?? [])]);
-      this.contributions.set(key, c);
+      this.contributions.set(key, { names: [...c.names.keys()], ptrs: [...c.ptrs.keys()] });
       for (const [name, recs] of c.names) {
-        let owners = this.names.get(name);
-        if (!owners) this.names.set(name, (owners = new Map()));
-        owners.set(key, recs);
+        ownedSet(this.names, name, key, recs);
         this.entDelta(name, 1);
       }
-      for (const [rev, target] of c.ptrs) {
-        let owners = this.ptrs.get(rev);
-        if (!owners) this.ptrs.set(rev, (owners = new Map()));
-        owners.set(key, target);
-      }
+      for (const [rev, target] of c.ptrs) ownedSet(this.ptrs, rev, key, target);
     }
     this.changed();
   }
@@ -321,13 +358,16 @@ export class ClusterIndex {
     // ignore empty_service: a Service without a ready endpoint is NXDOMAIN, whatever its kind.
     if (this.opts.ignoreEmptyService && !usable.some((e) => e.ready)) return { names, ptrs };
 
-    const srvAt = (name: string, rec: SrvRel) => at(name).srv.push(rec);
+    const srvAt = (name: string, rec: SrvRel) => {
+      const r = at(name);
+      (r.srv === NONE ? (r.srv = []) : r.srv).push(rec);
+    };
     if (!headless) {
       const r = at(base);
       for (const ip of clusterIPs) {
         const n = normalizeIP(ip);
         if (!n) continue;
-        (net.isIPv6(n) ? r.aaaa : r.a).push(n);
+        addAddr(r, n);
         const rev = reverseName(n);
         if (rev) ptrs.set(rev, base);
       }
@@ -339,7 +379,7 @@ export class ClusterIndex {
     } else {
       const r = at(base);
       for (const e of usable) {
-        (net.isIPv6(e.ip) ? r.aaaa : r.a).push(e.ip);
+        addAddr(r, e.ip);
         const target = `${e.host}.${base}`;
         for (const p of e.ports) {
           srvAt(base, { port: p.port, target });
@@ -351,7 +391,7 @@ export class ClusterIndex {
     for (const e of usable) {
       const name = `${e.host}.${base}`;
       const r = at(name);
-      (net.isIPv6(e.ip) ? r.aaaa : r.a).push(e.ip);
+      addAddr(r, e.ip);
       const rev = reverseName(e.ip);
       if (rev && !ptrs.has(rev)) ptrs.set(rev, name);
     }
@@ -543,7 +583,7 @@ export class ClusterIndex {
       return this.negative(zone, Rcode.NXDOMAIN);
     }
     if (qtype !== Type.PTR && qtype !== Type.ANY) return this.negative(zone, Rcode.NOERROR);
-    const targets = [...new Set(owners.values())];
+    const targets = [...new Set(ownedValues(owners))];
     return {
       rcode: 0,
       answers: targets.map((t) => this.rr(qname, Type.PTR, `${t}.${clusterZone === '.' ? '' : clusterZone}`)),
@@ -576,9 +616,9 @@ export class ClusterIndex {
   }
 }
 
-function mergeRecords(owners: Map<string, NameRecords>): NameRecords {
-  if (owners.size === 1) return owners.values().next().value as NameRecords;
-  const out = newRecords();
+function mergeRecords(owners: Owned<NameRecords>): NameRecords {
+  if (!(owners instanceof Map)) return owners.v;
+  const out: NameRecords = { a: [], aaaa: [], srv: [] };
   for (const r of owners.values()) {
     out.a.push(...r.a);
     out.aaaa.push(...r.aaaa);
