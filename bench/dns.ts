@@ -55,7 +55,7 @@ async function serve(): Promise<void> {
     ),
     3600,
   );
-  const corefile = `cluster.local {\n  kubernetes cluster.local\n}\nexample.test {\n  cache 3600\n  forward . 127.0.0.1:${up.port}\n}\n`;
+  const corefile = `cluster.local {\n  kubernetes cluster.local\n}\nexample.test {\n  cache 3600 {\n    success 20000\n  }\n  forward . 127.0.0.1:${up.port}\n}\n`;
   (globalThis as { gc?: () => void }).gc?.();
   const before = process.memoryUsage();
   const dns = await startDns({ listen: '127.0.0.1:0', corefile });

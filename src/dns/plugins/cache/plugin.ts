@@ -134,9 +134,50 @@ export function classify(m: Message, c: CacheConfig): { kind: Kind; ttl: number 
   return { kind, ttl: Math.max(t.minTtl, Math.min(t.maxTtl, ttl)) };
 }
 
+/** A Map that can also drop a random entry in O(1): keys in an array, each entry knowing its slot. */
+class RandomMap<T> {
+  private readonly map = new Map<string, { v: T; i: number }>();
+  private readonly keys: string[] = [];
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(k: string): T | undefined {
+    return this.map.get(k)?.v;
+  }
+
+  set(k: string, v: T): void {
+    const cur = this.map.get(k);
+    if (cur) cur.v = v;
+    else {
+      this.map.set(k, { v, i: this.keys.length });
+      this.keys.push(k);
+    }
+  }
+
+  delete(k: string): void {
+    const cur = this.map.get(k);
+    if (!cur) return;
+    this.map.delete(k);
+    const last = this.keys.pop()!;
+    if (last !== k) {
+      this.keys[cur.i] = last;
+      this.map.get(last)!.i = cur.i;
+    }
+  }
+
+  deleteRandom(): void {
+    if (this.keys.length) this.delete(this.keys[Math.floor(Math.random() * this.keys.length)]);
+  }
+}
+
 export class CachePlugin implements Plugin {
   readonly name = 'cache';
-  private readonly entries: Record<Kind, Map<string, Entry>> = { success: new Map(), denial: new Map() };
+  private readonly entries: Record<Kind, RandomMap<Entry>> = {
+    success: new RandomMap(),
+    denial: new RandomMap(),
+  };
   now: () => number = () => Date.now();
 
   // Metric children bound once: label lookups per hit would cost more than the hit itself.
@@ -225,7 +266,9 @@ export class CachePlugin implements Plugin {
     const other = this.entries[c.kind === 'success' ? 'denial' : 'success'];
     other.delete(key);
     map.delete(key);
-    if (map.size >= this.config[c.kind].capacity) map.delete(map.keys().next().value as string);
+    // At capacity a random entry goes, as in CoreDNS: evicting the oldest would make a cyclic working set a
+    // little larger than the cache miss every time.
+    if (map.size >= this.config[c.kind].capacity) map.deleteRandom();
     const e: Entry = { msg: m, kind: c.kind, storedMs: now, ttl: c.ttl, hits: 0, windowStartMs: now };
     map.set(key, e);
     dnsMetrics.cacheEntries.set({ server: this.server, type: c.kind }, map.size);
