@@ -92,6 +92,11 @@ export interface Message {
   /** Without the OPT record, which is `edns`. */
   additional: RR[];
   edns?: Edns;
+  /**
+   * When set, every record's TTL is sent as min(its TTL, ttlCap): the cache's time left, applied to the bytes
+   * so that one encoding serves the entry's whole life.
+   */
+  ttlCap?: number;
 }
 
 export function malformed(why: string): TwillError {
@@ -356,10 +361,11 @@ function writeRData(w: Writer, rr: RR): void {
   }
 }
 
-export function writeRR(w: Writer, rr: RR): void {
+export function writeRR(w: Writer, rr: RR, ttlAt?: number[]): void {
   w.name(rr.name);
   w.u16(rr.type);
   w.u16(rr.class);
+  ttlAt?.push(w.len, rr.ttl);
   w.u32(rr.ttl);
   const lenAt = w.len;
   w.u16(0);
@@ -398,8 +404,11 @@ export function flagsOf(m: Message): number {
   );
 }
 
-/** Encodes a message; the OPT record (if `edns`) goes last in the additional section. */
-export function encode(m: Message, sizeHint = 512): Buffer {
+/**
+ * Encodes a message; the OPT record (if `edns`) goes last in the additional section. ttlAt, if given, gets
+ * (offset, TTL) pairs of every record's TTL field, for patchTtls.
+ */
+export function encode(m: Message, sizeHint = 512, ttlAt?: number[]): Buffer {
   const w = new Writer(sizeHint);
   w.u16(m.id);
   w.u16(flagsOf(m));
@@ -412,11 +421,16 @@ export function encode(m: Message, sizeHint = 512): Buffer {
     w.u16(q.type);
     w.u16(q.class);
   }
-  for (const rr of m.answers) writeRR(w, rr);
-  for (const rr of m.authority) writeRR(w, rr);
-  for (const rr of m.additional) writeRR(w, rr);
+  for (const rr of m.answers) writeRR(w, rr, ttlAt);
+  for (const rr of m.authority) writeRR(w, rr, ttlAt);
+  for (const rr of m.additional) writeRR(w, rr, ttlAt);
   if (m.edns) writeOpt(w, m.edns, m.rcode);
   return Buffer.from(w.result());
+}
+
+/** Writes min(TTL, cap) at each (offset, TTL) pair that encode() recorded. */
+export function patchTtls(wire: Buffer, ttlAt: number[], cap: number): void {
+  for (let i = 0; i < ttlAt.length; i += 2) wire.writeUInt32BE(Math.min(ttlAt[i + 1], cap) >>> 0, ttlAt[i]);
 }
 
 // ---------- reader ----------

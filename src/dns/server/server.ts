@@ -22,6 +22,7 @@ import {
   emptyMessage,
   encode,
   lowerName,
+  patchTtls,
   type Message,
 } from '../codec/message.js';
 import { matchZone, serverEdns, type Next, type Request } from '../plugin.js';
@@ -44,6 +45,8 @@ interface Template {
   qtype: number;
   plain?: Buffer;
   edns?: Buffer;
+  /** (offset, TTL) of every record, the same in both encodings (the OPT record comes last). */
+  ttlAt: number[];
 }
 
 const templates = new WeakMap<Message, Template>();
@@ -276,19 +279,24 @@ export class DnsServer {
     const rq = resp.questions[0];
     const reusable = qname !== undefined && rq && rq.type === qtype && lowerName(rq.name) === qname;
     let out: Buffer;
+    let ttlAt: number[] = [];
     if (reusable) {
       let t = templates.get(resp);
-      if (!t || t.qname !== qname || t.qtype !== qtype)
-        templates.set(resp, (t = { qname: qname!, qtype: qtype! }));
+      if (!t || t.qname !== qname || t.qtype !== qtype) {
+        templates.set(resp, (t = { qname: qname!, qtype: qtype!, ttlAt: [] }));
+      }
       let wire = wantEdns ? t.edns : t.plain;
       if (!wire) {
         const saved = resp.edns;
         resp.edns = wantEdns ? serverEdns(SERVER_UDP_SIZE) : undefined;
-        wire = encode(resp);
+        const at: number[] = [];
+        wire = encode(resp, 512, at);
         resp.edns = saved;
+        t.ttlAt = at;
         if (wantEdns) t.edns = wire;
         else t.plain = wire;
       }
+      ttlAt = t.ttlAt;
       out = Buffer.allocUnsafe(wire.length);
       wire.copy(out);
       const qlen = nameLength(raw, 12);
@@ -296,9 +304,10 @@ export class DnsServer {
     } else {
       const saved = resp.edns;
       resp.edns = wantEdns ? serverEdns(SERVER_UDP_SIZE) : undefined;
-      out = encode(resp);
+      out = encode(resp, 512, ttlAt);
       resp.edns = saved;
     }
+    if (resp.ttlCap !== undefined) patchTtls(out, ttlAt, resp.ttlCap);
     out.writeUInt16BE(req.id, 0);
     // RD and CD are copied from the query (RFC 1035 §4.1.1, RFC 4035 §3.1.6); everything else is the answer's.
     out[2] = (out[2] & ~0x01) | (req.rd ? 0x01 : 0);

@@ -51,7 +51,7 @@ export class AutopathPlugin implements Plugin {
       }
       if (r.rcode === Rcode.NXDOMAIN || r.rcode === Rcode.SERVFAIL) continue;
       // NODATA for the type asked is still "this name exists": the client would stop there too.
-      const ttl = r.answers[0]?.ttl ?? 5;
+      const ttl = Math.min(r.answers[0]?.ttl ?? 5, r.ttlCap ?? Infinity);
       return {
         ...r,
         questions: req.msg.questions,

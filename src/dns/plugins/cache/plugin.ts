@@ -42,7 +42,6 @@ interface Entry {
   ttl: number;
   hits: number;
   windowStartMs: number;
-  view?: { age: number; msg: Message };
   refreshing?: boolean;
 }
 
@@ -276,18 +275,14 @@ export class CachePlugin implements Plugin {
     return this.view(e, 0, c.ttl);
   }
 
-  /** The entry with every TTL set to what is left (age -1: stale, TTL 0), memoised per second of age. */
-  private view(e: Entry, age: number, left: number): Message {
-    if (e.view && e.view.age === age) return e.view.msg;
-    const fix = (rrs: Message['answers']) => rrs.map((r) => ({ ...r, ttl: Math.min(r.ttl, left) }));
-    const msg: Message = {
-      ...e.msg,
-      answers: fix(e.msg.answers),
-      authority: fix(e.msg.authority),
-      additional: fix(e.msg.additional),
-    };
-    e.view = { age, msg };
-    return msg;
+  /**
+   * The entry's answer with every TTL capped at what is left (stale: 0). The stored Message itself is returned
+   * with ttlCap set, so the server keeps one encoding for the entry's life and patches the TTL fields; a plugin
+   * that reads records itself applies ttlCap (autopath does).
+   */
+  private view(e: Entry, _age: number, left: number): Message {
+    e.msg.ttlCap = left;
+    return e.msg;
   }
 
   private maybePrefetch(req: Request, next: Next, key: string, e: Entry, left: number, now: number): void {
