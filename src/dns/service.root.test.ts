@@ -205,6 +205,11 @@ test('TCP, EDNS, and truncation over UDP', async () => {
   ]);
   const e = await q('+bufsize=4096', 'web.dns1.svc.cluster.local');
   assert.match(e.edns ?? '', /version: 0, flags:; udp: 1232/);
+  assert.match(
+    (await q('+dnssec', 'web.dns1.svc.cluster.local')).edns ?? '',
+    /flags: do;/,
+    'DO copied (RFC 3225)',
+  );
   const plain = await q('+noedns', 'web.dns1.svc.cluster.local');
   assert.equal(plain.edns, undefined);
   // 60 A records are ~1000 octets: over 512 without EDNS, TC and nothing else.

@@ -312,8 +312,11 @@ export class DnsServer {
     // RD and CD are copied from the query (RFC 1035 §4.1.1, RFC 4035 §3.1.6); everything else is the answer's.
     out[2] = (out[2] & ~0x01) | (req.rd ? 0x01 : 0);
     out[3] = (out[3] & ~0x10) | (req.cd ? 0x10 : 0);
-    if (out.length > size) return truncated(req, out);
-    return out;
+    const result = out.length > size ? truncated(req, out) : out;
+    // RFC 3225: the DO bit of the query is copied into the response. Our OPT record has no options and comes
+    // last, so its flags are the 4th and 3rd octets from the end.
+    if (req.edns?.dnssecOk) result[result.length - 4] |= 0x80;
+    return result;
   }
 }
 
