@@ -166,6 +166,7 @@ export class ClusterIndex {
   private readonly exposed: Set<string> | undefined;
   /** Bumped on every change; memoised answers are valid for one generation. */
   generation = 0;
+  podGeneration = 0;
   serial = Math.floor(Date.now() / 1000);
   /** Extra addresses for `ns.dns.<zone>` when there is no kube-system/kube-dns Service. */
   nsAddresses: string[] = [];
@@ -239,11 +240,19 @@ export class ClusterIndex {
     let m = this.podIPs.get(ns);
     if (!m) this.podIPs.set(ns, (m = new Map()));
     for (const ip of next) m.set(ip, (m.get(ip) ?? 0) + 1);
-    this.changed();
+    this.podChanged();
   }
 
   deletePod(pod: KubeObject): void {
-    if (this.removePod(svcKey(pod))) this.changed();
+    if (this.removePod(svcKey(pod))) this.podChanged();
+  }
+
+  /**
+   * Pods only matter to `<ip>.<ns>.pod.<zone>` names (and autopath, which asks the index directly), so their
+   * churn has its own generation and leaves memoised Service answers alone.
+   */
+  private podChanged(): void {
+    this.podGeneration++;
   }
 
   private removePod(key: string): boolean {

@@ -47,3 +47,41 @@ test('options parse as CoreDNS reads them; bad ones fail with the line', () => {
     assert.throws(() => parseKubernetes(bad, ['.']), re);
   }
 });
+
+test('memoised answers follow Service and Pod changes, each on its own generation', async () => {
+  const { KubernetesPlugin } = await import('./plugin.js');
+  const { service, pod } = await import('./fixtures.js');
+  const d = parseCorefile('. {\n kubernetes cluster.local {\n  pods verified\n }\n}\n')[0].directives[0];
+  const k = new KubernetesPlugin(parseKubernetes(d, ['.']));
+  const ask = (qname: string) =>
+    k.serve(
+      {
+        msg: { id: 1, opcode: 0, rd: false, cd: false, questions: [{ name: qname, type: 1, class: 1 }] },
+        qname,
+        qtype: 1,
+        qclass: 1,
+      } as never,
+      () => {
+        throw new Error('no next');
+      },
+    ) as { rcode: number; answers: { data: unknown }[] };
+  k.index.setNamespace('default');
+  const svc = 'web.default.svc.cluster.local.';
+  const pd = '10-245-0-9.default.pod.cluster.local.';
+  assert.equal(ask(svc).rcode, 3);
+  assert.equal(ask(pd).rcode, 3);
+  k.index.setService(service('default', 'web', { clusterIP: '10.95.0.10' }));
+  const first = ask(svc);
+  assert.deepEqual(
+    first.answers.map((r) => r.data),
+    ['10.95.0.10'],
+  );
+  k.index.setPod(pod('default', 'p', '10.245.0.9'));
+  assert.equal(ask(svc), first, 'a Pod change keeps the Service answer memoised');
+  assert.deepEqual(
+    ask(pd).answers.map((r) => r.data),
+    ['10.245.0.9'],
+  );
+  k.index.deletePod(pod('default', 'p', '10.245.0.9'));
+  assert.equal(ask(pd).rcode, 3);
+});

@@ -79,13 +79,25 @@ export function parseKubernetes(d: Directive, blockZones: string[]): KubernetesC
 
 const MEMO_LIMIT = 200_000;
 
+interface Memo {
+  byType: Map<number, Map<string, Message>>;
+  size: number;
+  gen: number;
+}
+
+/** Whether qname (in zone) is under `pod.<zone>`, without building strings. */
+function isPodName(qname: string, zone: string): boolean {
+  const at = qname.length - (zone === '.' ? 0 : zone.length) - 4;
+  return at >= 0 && qname.startsWith('pod.', at) && (at === 0 || qname.charCodeAt(at - 1) === 46);
+}
+
 export class KubernetesPlugin implements Plugin {
   readonly name = 'kubernetes';
   readonly index: ClusterIndex;
-  /** qtype → lower-case name → answer, for one index generation (class IN only). */
-  private memo = new Map<number, Map<string, Message>>();
-  private memoSize = 0;
-  private memoGen = -1;
+  /** qtype → lower-case name → answer, valid for one index generation (class IN only). */
+  private readonly memo: Memo = { byType: new Map(), size: 0, gen: -1 };
+  /** The same for `<ip>.<ns>.pod.<zone>` names, which also change with Pods. */
+  private readonly podMemo: Memo = { byType: new Map(), size: 0, gen: -1 };
 
   constructor(
     readonly config: KubernetesConfig,
@@ -116,26 +128,33 @@ export class KubernetesPlugin implements Plugin {
 
   serve(req: Request, next: Next): Message | Promise<Message> {
     // Only class IN lives here; other classes go on, as in CoreDNS.
-    if (req.qclass !== 1 || !matchZone(req.qname, this.config.zones)) return next(req);
-    if (this.memoGen !== this.index.generation) {
-      this.memo.clear();
-      this.memoSize = 0;
-      this.memoGen = this.index.generation;
+    if (req.qclass !== 1) return next(req);
+    const zone = matchZone(req.qname, this.config.zones);
+    if (zone === undefined) return next(req);
+    const memo = isPodName(req.qname, zone) ? this.podMemo : this.memo;
+    const gen =
+      memo === this.podMemo
+        ? this.index.podGeneration + this.index.generation * 2 ** 26
+        : this.index.generation;
+    if (memo.gen !== gen) {
+      memo.byType.clear();
+      memo.size = 0;
+      memo.gen = gen;
     }
-    let byName = this.memo.get(req.qtype);
+    let byName = memo.byType.get(req.qtype);
     let m = byName?.get(req.qname);
     if (!m) {
       const a = this.index.lookup(req.qname, req.qtype);
       if (!a) return next(req);
       if (a.rcode === Rcode.NXDOMAIN && this.fallsThrough(req.qname)) return next(req);
       m = answerWith(req, a.rcode, a.answers, a.authority, a.additional);
-      if (this.memoSize >= MEMO_LIMIT) {
-        this.memo.clear();
-        this.memoSize = 0;
+      if (memo.size >= MEMO_LIMIT) {
+        memo.byType.clear();
+        memo.size = 0;
       }
-      if (!byName) this.memo.set(req.qtype, (byName = new Map()));
+      if (!byName) memo.byType.set(req.qtype, (byName = new Map()));
       byName.set(req.qname, m);
-      this.memoSize++;
+      memo.size++;
     } else if (m.rcode === Rcode.NXDOMAIN && this.fallsThrough(req.qname)) {
       return next(req);
     }
