@@ -6,6 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import net from 'node:net';
+import { query } from './client.js';
 import { startTestControlPlane, eventually, type TestControlPlane } from '../cli/testing.js';
 import { Resources } from '../client/rest.js';
 import { startDns, type DnsService } from './service.js';
@@ -269,6 +271,37 @@ test('garbage never stops the server: 3,000 mutated packets, then it still answe
   const ans = await rawQuery(encode(m));
   assert.ok(ans);
   assert.equal(decode(ans).answers.length, 1);
+});
+
+test('garbage over TCP: framed mutations get FORMERR, a lying length prefix is dropped, others still answered', async () => {
+  const s = net.connect({ host, port: dns.port });
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  let answers = 0;
+  let buf = Buffer.alloc(0);
+  s.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+      answers++;
+      buf = buf.subarray(2 + buf.readUInt16BE(0));
+    }
+  });
+  const packets = mutations(500, 7).filter((p) => p.length >= 12 && !(p[2] & 0x80));
+  for (const p of packets) {
+    const f = Buffer.alloc(2 + p.length);
+    f.writeUInt16BE(p.length, 0);
+    p.copy(f, 2);
+    s.write(f);
+  }
+  await eventually(
+    'answers to every framed query',
+    async () => (answers === packets.length ? true : undefined),
+    5000,
+  );
+  // A frame that promises 65535 octets and never sends them: the server waits, and answers others meanwhile.
+  s.write(Buffer.from([0xff, 0xff, 1, 2, 3]));
+  const ok = await query(host, dns.port, 'web.dns1.svc.cluster.local', 'A', { tcp: true });
+  assert.equal(ok.answers.length, 1);
+  s.destroy();
 });
 
 test('a new Service resolves moments after the API accepts it', async () => {
