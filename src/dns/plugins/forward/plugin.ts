@@ -132,7 +132,8 @@ export function parseForward(d: Directive): ForwardConfig {
         throw argErr(o, `unknown property '${o.name}'`);
     }
   }
-  if (c.forceTcp && c.preferUdp) throw argErr(d, 'force_tcp and prefer_udp are mutually exclusive');
+  // Both given: force_tcp takes precedence (CoreDNS's documented rule).
+  if (c.forceTcp) c.preferUdp = false;
   return c;
 }
 
