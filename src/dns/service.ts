@@ -156,7 +156,14 @@ export class DnsService {
         namespace: 'kube-system',
         fieldSelector: 'metadata.name=coredns',
       }).start();
-      await this.configMapInformer.waitForSync();
+      // At most 5 s for the ConfigMap (as the kubernetes plugin waits for its informers); without it the
+      // default Corefile is served and a later reload picks the ConfigMap up.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.configMapInformer.waitForSync(),
+        new Promise<void>((r) => (timer = setTimeout(r, 5000))),
+      ]);
+      clearTimeout(timer);
     }
     const text = await this.readCorefile();
     const built = this.build(text);
