@@ -10,7 +10,7 @@ import { DEFAULTS, startControlPlane } from './controlplane.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerWorkloadCommands } from '../netexec/cli.js';
 import { registerAgentCommand } from '../agent/cli.js';
-import { DEFAULT_DNS_LISTEN, registerDnsCommand, startControlPlaneDns } from '../dns/cli.js';
+import { DEFAULT_DNS_LISTEN, checkListen, registerDnsCommand, startControlPlaneDns } from '../dns/cli.js';
 import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
@@ -60,6 +60,7 @@ async function runControlPlane(
     throw new TwillError(ErrorCodes.BadConfig, `--nodes: expected 0 to 200, got "${o.nodes}"`);
   }
   if (nodes > 0) checkClusterName(o.clusterName);
+  if (extra.dnsListen && extra.dnsListen !== 'off') checkListen(extra.dnsListen, '--dns-listen');
   const cp = await startControlPlane({
     dataDir: o.dataDir,
     apiListen: o.apiListen,

@@ -2,6 +2,7 @@
  * `twill dns` (the cluster DNS as its own process, as CoreDNS runs) and the DNS that `twill up` starts in its
  * own process (`--dns-listen`).
  */
+import net from 'node:net';
 import type { Command } from 'commander';
 import { ApiClient } from '../client/rest.js';
 import { startDns, type DnsService } from './service.js';
@@ -9,6 +10,17 @@ import { ErrorCodes, TwillError } from '../util/errors.js';
 
 /** twill up's default: loopback, the DNS port (free on a machine without a local resolver on 127.0.0.1). */
 export const DEFAULT_DNS_LISTEN = '127.0.0.1:53';
+
+/** Refuses anything but IP:PORT (IPv6 in brackets) before any work is done. */
+export function checkListen(listen: string, flag: string): void {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+  if (!m || !net.isIP(m[1] ?? m[2]) || Number(m[3]) > 65535) {
+    throw new TwillError(
+      ErrorCodes.BadConfig,
+      `${flag}: expected IP:PORT${flag === '--dns-listen' ? ' or "off"' : ''}, got "${listen}"`,
+    );
+  }
+}
 
 export function registerDnsCommand(program: Command): void {
   program
@@ -26,6 +38,7 @@ export function registerDnsCommand(program: Command): void {
     .option('--cluster-domain <domain>', 'the zone of the default Corefile', 'cluster.local')
     .option('--kubeconfig <file>', 'the cluster to serve (default: as kubectl finds it)')
     .action(async (o: { listen: string; corefile?: string; clusterDomain: string; kubeconfig?: string }) => {
+      checkListen(o.listen, '--listen');
       const client = ApiClient.fromKubeconfig({ kubeconfig: o.kubeconfig });
       const dns = await startDns({
         listen: o.listen,
@@ -54,9 +67,7 @@ export async function startControlPlaneDns(
   api: { url: string; caPem: string; token: string },
 ): Promise<{ dns: DnsService; stop(): Promise<void> } | undefined> {
   if (listen === 'off' || listen === '') return undefined;
-  if (!/^(\[[^\]]+\]|[^:]+):\d+$/.test(listen)) {
-    throw new TwillError(ErrorCodes.BadConfig, `--dns-listen: expected IP:PORT or "off", got "${listen}"`);
-  }
+  checkListen(listen, '--dns-listen');
   const client = new ApiClient({ server: api.url, caData: api.caPem, token: api.token });
   try {
     const dns = await startDns({ listen, listenFlag: '--dns-listen', configMap: true, client });
