@@ -12,6 +12,7 @@ import { registerWorkloadCommands } from '../netexec/cli.js';
 import { registerAgentCommand } from '../agent/cli.js';
 import { registerPodCommands } from '../agent/pod-commands.js';
 import { registerPolicyCommands } from '../policy/cli.js';
+import { DEFAULT_DNS_LISTEN, checkListen, registerDnsCommand, startControlPlaneDns } from '../dns/cli.js';
 import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
 import { startLocalNodes, type LocalNodes } from '../node/cluster.js';
@@ -98,13 +99,17 @@ async function startLocalEtcd(o: Record<string, string>): Promise<EtcdCluster | 
   return etcd;
 }
 
-async function runControlPlane(o: Record<string, string>, extra: { nodes?: number }): Promise<void> {
+async function runControlPlane(
+  o: Record<string, string>,
+  extra: { nodes?: number; dnsListen?: string },
+): Promise<void> {
   const nodes = extra.nodes ?? 0;
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 200) {
     throw new TwillError(ErrorCodes.BadConfig, `--nodes: expected 0 to 200, got "${o.nodes}"`);
   }
   if (nodes > 0) checkClusterName(o.clusterName);
   if (nodes > 0) checkBackend(o.backend);
+  if (extra.dnsListen && extra.dnsListen !== 'off') checkListen(extra.dnsListen, '--dns-listen');
   const etcd = await startLocalEtcd(o);
   let cp: Awaited<ReturnType<typeof startControlPlane>>;
   try {
@@ -122,13 +127,30 @@ async function runControlPlane(o: Record<string, string>, extra: { nodes?: numbe
     await etcd?.stop();
     throw err;
   }
+  let dns: Awaited<ReturnType<typeof startControlPlaneDns>>;
+  try {
+    dns =
+      extra.dnsListen === undefined
+        ? undefined
+        : await startControlPlaneDns(extra.dnsListen, {
+            url: cp.url,
+            caPem: cp.caPem,
+            token: cp.adminToken,
+          });
+  } catch (err) {
+    await cp.stop();
+    await etcd?.stop();
+    throw err;
+  }
   const stopCp = async () => {
+    await dns?.stop().catch((err: Error) => process.stderr.write(`twill: stopping DNS: ${err.message}\n`));
     await cp.stop();
     await etcd?.stop();
   };
   process.stdout.write(
     `twill: API at ${cp.url}; kubeconfig: ${cp.kubeconfigPath}\n  export KUBECONFIG=${cp.kubeconfigPath}\n`,
   );
+  if (dns) process.stdout.write(`twill: DNS at ${dns.dns.address} (UDP and TCP)\n`);
   let local: LocalNodes | undefined;
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
@@ -207,7 +229,8 @@ addControlPlaneOptions(
     'vxlan',
   )
   .option('--network-policy-deny <drop|reject>', 'what packets NetworkPolicy denies get', 'drop')
-  .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes) }));
+  .option('--dns-listen <host:port>', 'cluster DNS address, UDP and TCP ("off": none)', DEFAULT_DNS_LISTEN)
+  .action(async (o) => runControlPlane(o, { nodes: Number(o.nodes), dnsListen: o.dnsListen }));
 
 program
   .command('down')
@@ -261,6 +284,7 @@ registerWorkloadCommands(program);
 registerAgentCommand(program);
 registerPodCommands(program);
 registerPolicyCommands(program);
+registerDnsCommand(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

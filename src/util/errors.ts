@@ -37,6 +37,12 @@ export const ErrorCodes = {
   OverlayNotOneSegment: 'TWILL_OVERLAY_NOT_ONE_SEGMENT',
   /** A sync of the Services dataplane failed (the next one is a full sync); logged by src/services. */
   ServicesSyncFailed: 'TWILL_SERVICES_SYNC_FAILED',
+  /** A DNS message could not be parsed (RFC 1035 FORMERR): truncated, wrong counts, a compression loop. */
+  DnsMalformed: 'TWILL_DNS_MALFORMED',
+  /** A Corefile (file or ConfigMap kube-system/coredns) is invalid; the message names the line. */
+  DnsBadCorefile: 'TWILL_DNS_BAD_COREFILE',
+  /** The DNS server could not listen (address in use, no permission); the message names the flag. */
+  DnsListen: 'TWILL_DNS_LISTEN',
   /** Anything unexpected. */
   Internal: 'TWILL_INTERNAL',
 } as const;

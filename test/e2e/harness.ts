@@ -21,6 +21,7 @@ export interface TwillProcess {
   kubeconfig: string;
   dataDir: string;
   child: ChildProcess;
+  stdout(): string;
   stderr(): string;
   /** SIGTERM and wait for exit (SIGKILL after 10 s). */
   stop(): Promise<number | null>;
@@ -43,7 +44,8 @@ export async function startTwill(opts: {
     '--store',
     opts.store ?? 'sqlite',
   ];
-  if ((opts.command ?? 'up') === 'up') args.push('--nodes', '0');
+  // DNS on a free loopback port, so that parallel clusters do not compete for 127.0.0.1:53.
+  if ((opts.command ?? 'up') === 'up') args.push('--nodes', '0', '--dns-listen', '127.0.0.1:0');
   args.push(...(opts.extraArgs ?? []));
   const child = spawn(process.execPath, args, {
     env: { ...process.env, TWILL_LOG_LEVEL: process.env.TWILL_LOG_LEVEL ?? 'warn' },
@@ -79,6 +81,7 @@ export async function startTwill(opts: {
     kubeconfig: path.join(opts.dataDir, 'kubeconfig'),
     dataDir: opts.dataDir,
     child,
+    stdout: () => out,
     stderr: () => err,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
