@@ -1,14 +1,12 @@
 /**
- * Enforcement across nodes, for real: `twill up --nodes 2` with two pods per node in namespaces x and y. The
- * overlay is not built yet, so the test joins the nodes' pod networks itself with one route per node through
- * the underlay (what host-gw does), inside the node namespaces it then removes with the cluster. A connection
+ * Enforcement across nodes, for real: `twill up --nodes 2` (the vxlan overlay joins the nodes' pod networks)
+ * with two pods per node in namespaces x and y. A connection
  * between nodes crosses the source node's table (egress) and the destination node's (ingress); the probe table
  * must equal the analysis table and the hand-written one, in both directions.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { routeAdd } from '../linux/addr.js';
 import { netnsExec } from '../linux/netns.js';
 import { findPodNetns } from './cli.js';
 import {
@@ -109,16 +107,23 @@ before(async () => {
     },
     30_000,
   );
-  // host-gw by hand: each node routes the other's podCIDR through the other's underlay address.
+  // The overlay routes each node's podCIDR on the other before pods talk.
   for (const n of nodes)
     for (const other of nodes)
       if (other !== n)
-        await routeAdd(
-          {
-            dst: other.spec.podCIDR!,
-            via: other.status.addresses!.find((a) => a.type === 'InternalIP')!.address,
-          },
-          { netns: `twill-pol2-${n.metadata.name}` },
+        await waitFor(
+          `${n.metadata.name} to route ${other.spec.podCIDR}`,
+          async () =>
+            (
+              await netnsExec(`twill-pol2-${n.metadata.name}`, [
+                'ip',
+                '-4',
+                'route',
+                'show',
+                other.spec.podCIDR!,
+              ])
+            ).trim() !== '',
+          15_000,
         );
   await apply([
     ...['x', 'y'].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })),
