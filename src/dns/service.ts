@@ -13,7 +13,7 @@ import net from 'node:net';
 import { Rcode } from './codec/constants.js';
 import { decode, emptyMessage, encode, type Message } from './codec/message.js';
 import { argErr, corefileError, parseCorefile, parseServerKey, type Directive } from './corefile/parse.js';
-import { HttpEndpoint, splitHostPort } from './http.js';
+import { HttpEndpoint, joinHostPort, splitHostPort } from './http.js';
 import { reply, type Next, type Plugin, type SetupContext, type SharedServices } from './plugin.js';
 import { pluginOrder, pluginRank } from './plugins.js';
 import type { ReloadPlugin } from './plugins/reload/plugin.js';
@@ -71,6 +71,7 @@ interface Built {
   endpoints: Set<HttpEndpoint>;
   reload?: ReloadPlugin;
   hash: string;
+  text: string;
 }
 
 export class DnsService {
@@ -83,6 +84,8 @@ export class DnsService {
   private stopped = false;
   private readonly listenHost: string;
   private readonly listenPort: number;
+  /** More hosts the port-53 blocks are served on (see serveAlsoOn), each on listenPort. */
+  private readonly extraHosts: string[] = [];
   /** Corefile sources in order of preference. */
   readonly shared: SharedServices;
 
@@ -118,7 +121,24 @@ export class DnsService {
   }
 
   private mainKey(): string {
-    return `${this.listenHost}:${this.listenPort}`;
+    return joinHostPort(this.listenHost, this.listenPort);
+  }
+
+  /**
+   * Also serves the port-53 blocks on `host` (same port as the main address; with port 0, a port of its own):
+   * `twill up` adds the underlay gateway once the nodes exist, the address the kube-dns Service's endpoint
+   * names, since pods cannot reach the host's loopback. Returns the bound UDP/TCP port there.
+   */
+  async serveAlsoOn(host: string): Promise<number> {
+    if (!net.isIP(host)) throw new TwillError(ErrorCodes.BadConfig, `not an IP address: "${host}"`);
+    const key = joinHostPort(host, this.listenPort);
+    if (!this.extraHosts.includes(host)) {
+      this.extraHosts.push(host);
+      if (this.current) await this.activate(this.build(this.current.text));
+    }
+    const s = this.servers.get(key);
+    if (!s) throw new TwillError(ErrorCodes.Internal, `DNS did not start on ${key}`);
+    return s.boundPort;
   }
 
   /** Plugins of the running configuration (tests look into them). */
@@ -155,7 +175,14 @@ export class DnsService {
       this.configMapInformer = new Informer<KubeObject>(this.opts.client, Resources.configmaps, {
         namespace: 'kube-system',
         fieldSelector: 'metadata.name=coredns',
-      }).start();
+      });
+      // The API tells twill of a ConfigMap change at once, where CoreDNS waits for the kubelet to update the
+      // mounted file: with `reload` in the running Corefile, a change is applied now, not at the next interval.
+      const onChange = () => {
+        if (this.current?.reload && !this.stopped) void this.reloadNow();
+      };
+      this.configMapInformer.addEventHandler({ onAdd: onChange, onUpdate: onChange, onDelete: onChange });
+      this.configMapInformer.start();
       // At most 5 s for the ConfigMap (as the kubernetes plugin waits for its informers); without it the
       // default Corefile is served and a later reload picks the ConfigMap up.
       let timer: NodeJS.Timeout | undefined;
@@ -199,7 +226,11 @@ export class DnsService {
       const ports = new Set(keys.map((k) => k.port ?? 53));
       if (ports.size > 1) throw corefileError(b.line, 'all keys of a server block must use the same port');
       const port = [...ports][0];
-      const addr = port === 53 ? `${this.listenHost}:${this.listenPort}` : `${this.listenHost}:${port}`;
+      const addrs =
+        port === 53
+          ? [this.mainKey(), ...this.extraHosts.map((h) => joinHostPort(h, this.listenPort))]
+          : [joinHostPort(this.listenHost, port)];
+      const addr = addrs[0];
       const zones = keys.map((k) => k.zone);
       let seen = zonesAt.get(addr);
       if (!seen) zonesAt.set(addr, (seen = new Set()));
@@ -224,11 +255,13 @@ export class DnsService {
       reload ??= chain.find((p) => p.name === 'reload') as ReloadPlugin | undefined;
       plugins.push(...chain);
       const handler = compose(chain);
-      const list = servers.get(addr) ?? [];
-      list.push({ zones, handler });
-      servers.set(addr, list);
+      for (const a of addrs) {
+        const list = servers.get(a) ?? [];
+        list.push({ zones, handler });
+        servers.set(a, list);
+      }
     }
-    return { servers, plugins, endpoints, reload, hash: sha512(text) };
+    return { servers, plugins, endpoints, reload, hash: sha512(text), text };
   }
 
   private async activate(next: Built): Promise<void> {
@@ -240,7 +273,7 @@ export class DnsService {
         if (!s) {
           const { host, port } = splitHostPort(addr);
           const origin =
-            addr === this.mainKey()
+            addr === this.mainKey() || port === this.listenPort
               ? (this.opts.listenFlag ?? '--dns-listen')
               : `the Corefile's port ${port}`;
           s = new DnsServer(host!, port, origin);
@@ -281,8 +314,19 @@ export class DnsService {
     }
   }
 
-  /** Reads the source again and applies it if it changed; returns whether it did. */
-  async reloadNow(): Promise<boolean> {
+  private reloadChain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Reads the source again and applies it if it changed; returns whether it did. Reloads run one at a time
+   * (the interval timer and a ConfigMap change may ask together).
+   */
+  reloadNow(): Promise<boolean> {
+    const r = this.reloadChain.then(() => this.reloadOnce());
+    this.reloadChain = r.catch(() => undefined);
+    return r;
+  }
+
+  private async reloadOnce(): Promise<boolean> {
     let text: string;
     try {
       text = await this.readCorefile();
