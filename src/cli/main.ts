@@ -12,6 +12,7 @@ import { registerWorkloadCommands } from '../netexec/cli.js';
 import { registerAgentCommand } from '../agent/cli.js';
 import { registerPodCommands } from '../agent/pod-commands.js';
 import { registerPolicyCommands } from '../policy/cli.js';
+import { clusterDNSAddress } from '../dns/kubedns.js';
 import { DEFAULT_DNS_LISTEN, checkListen, registerDnsCommand, startControlPlaneDns } from '../dns/cli.js';
 import { installCni } from '../cni/install/install.js';
 import { versionInfo } from '../api/discovery.js';
@@ -110,6 +111,7 @@ async function runControlPlane(
   if (nodes > 0) checkClusterName(o.clusterName);
   if (nodes > 0) checkBackend(o.backend);
   if (extra.dnsListen && extra.dnsListen !== 'off') checkListen(extra.dnsListen, '--dns-listen');
+  const clusterDNS = clusterDNSAddress(splitList(o.serviceCidr)[0]);
   const etcd = await startLocalEtcd(o);
   let cp: Awaited<ReturnType<typeof startControlPlane>>;
   try {
@@ -132,11 +134,11 @@ async function runControlPlane(
     dns =
       extra.dnsListen === undefined
         ? undefined
-        : await startControlPlaneDns(extra.dnsListen, {
-            url: cp.url,
-            caPem: cp.caPem,
-            token: cp.adminToken,
-          });
+        : await startControlPlaneDns(
+            extra.dnsListen,
+            { url: cp.url, caPem: cp.caPem, token: cp.adminToken },
+            { clusterIP: clusterDNS },
+          );
   } catch (err) {
     await cp.stop();
     await etcd?.stop();
@@ -180,12 +182,21 @@ async function runControlPlane(
           cluster: o.clusterName,
           underlayCIDR: o.underlayCidr,
           components: nodeComponents(o),
-        }).then((l) => {
+          clusterDNS: [clusterDNS],
+        }).then(async (l) => {
           local = l;
           if (stopping) return;
           for (const n of l.nodes) {
             process.stdout.write(
               `twill: node ${n.name} Ready: netns ${n.netns}, InternalIP ${n.ip}, podCIDRs ${n.podCIDRs.join(',')}\n`,
+            );
+          }
+          // Pods cannot reach the host's loopback: they reach the DNS through the kube-dns Service, whose
+          // endpoint is the host's underlay address.
+          if (dns) {
+            await dns.exposeTo(l.hostIP);
+            process.stdout.write(
+              `twill: DNS for pods at ${clusterDNS} (kube-system/kube-dns → ${l.hostIP})\n`,
             );
           }
         })

@@ -2,6 +2,7 @@
  * `twill dns` (the cluster DNS as its own process, as CoreDNS runs) and the DNS that `twill up` starts in its
  * own process (`--dns-listen`).
  */
+import { publishKubeDns } from './kubedns.js';
 import net from 'node:net';
 import type { Command } from 'commander';
 import { ApiClient } from '../client/rest.js';
@@ -65,14 +66,29 @@ export function registerDnsCommand(program: Command): void {
 export async function startControlPlaneDns(
   listen: string,
   api: { url: string; caPem: string; token: string },
-): Promise<{ dns: DnsService; stop(): Promise<void> } | undefined> {
+  kubeDns?: { clusterIP: string },
+): Promise<
+  | {
+      dns: DnsService;
+      /** Serves on `host` too and points the kube-dns Service's EndpointSlice there (./kubedns.ts). */
+      exposeTo(host: string): Promise<void>;
+      stop(): Promise<void>;
+    }
+  | undefined
+> {
   if (listen === 'off' || listen === '') return undefined;
   checkListen(listen, '--dns-listen');
   const client = new ApiClient({ server: api.url, caData: api.caPem, token: api.token });
   try {
     const dns = await startDns({ listen, listenFlag: '--dns-listen', configMap: true, client });
+    if (kubeDns) await publishKubeDns(client, { clusterIP: kubeDns.clusterIP });
     return {
       dns,
+      async exposeTo(host) {
+        const port = await dns.serveAlsoOn(host);
+        if (kubeDns)
+          await publishKubeDns(client, { clusterIP: kubeDns.clusterIP, endpoint: { ip: host, port } });
+      },
       stop: async () => {
         await dns.stop();
         client.close();

@@ -67,6 +67,11 @@ export class HttpEndpoint {
   }
 }
 
+/** The inverse of splitHostPort: IPv6 hosts in brackets. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** ":8080" → all addresses; "localhost:9153"; "[::1]:53". */
 export function splitHostPort(s: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);

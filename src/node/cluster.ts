@@ -15,6 +15,8 @@ const log = logger('node');
 
 export interface LocalNodes {
   nodes: Array<NodeNet & { podCIDRs: string[] }>;
+  /** The host's address on the underlay: what node namespaces (and pods, through them) reach the host at. */
+  hostIP: string;
   /** Stops the agents (their containers end) and removes the topology. */
   stop(): Promise<void>;
 }
@@ -29,6 +31,8 @@ export async function startLocalNodes(o: {
   underlayCIDR?: string;
   /** Node components each agent runs (overlay, Services, NetworkPolicy); removed again on stop. */
   components?: NodeComponentFactory[];
+  /** The cluster DNS address(es) pods' resolv.conf names (the kube-dns Service's ClusterIP). */
+  clusterDNS?: string[];
 }): Promise<LocalNodes> {
   // A crash left something behind: start from a clean host.
   if (readRecord(o.dataDir)) await removeTopology({ dataDir: o.dataDir });
@@ -42,7 +46,9 @@ export async function startLocalNodes(o: {
   const clients: ApiClient[] = [];
   const stop = async () => {
     await Promise.all(
-      agents.map((a) => a.stop({ teardown: true }).catch((err) => log.warn({ err: (err as Error).message }, 'agent stop'))),
+      agents.map((a) =>
+        a.stop({ teardown: true }).catch((err) => log.warn({ err: (err as Error).message }, 'agent stop')),
+      ),
     );
     for (const c of clients) c.close();
     await topo.remove();
@@ -67,12 +73,13 @@ export async function startLocalNodes(o: {
         nodeIP: n.ip,
         netns: n.netns,
         components: o.components,
+        clusterDNS: o.clusterDNS,
       });
       agents.push(agent);
       await topo.addPodRoutes(n.name, agent.podCIDRs);
       nodes.push({ ...n, podCIDRs: agent.podCIDRs });
     }
-    return { nodes, stop };
+    return { nodes, hostIP: topo.record.hostIP, stop };
   } catch (err) {
     await stop();
     throw err;
