@@ -29,6 +29,10 @@ test(
     const bridge = `twt${id}`;
     const node = `e2e${id}`;
     const forwarding = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+    const bridgeNf = ['iptables', 'ip6tables']
+      .map((t) => `/proc/sys/net/bridge/bridge-nf-call-${t}`)
+      .filter((f) => fs.existsSync(f))
+      .map((f) => [f, fs.readFileSync(f, 'utf8')] as const);
     const twill = await startTwill({
       dataDir: path.join(dir, 'cp'),
       extraArgs: ['--cluster-cidr', '10.244.0.0/16'],
@@ -98,8 +102,11 @@ test(
         if (name.startsWith(`twill-${node}-`)) await run('ip', ['netns', 'delete', name]);
       }
       await run('ip', ['link', 'delete', bridge]);
-      // The agent's Services dataplane (src/services/) stays when the agent stops, as kube-proxy's does.
+      // The agent's Services and NetworkPolicy tables stay when the agent stops, as kube-proxy's and a
+      // policy agent's do; the bridge-netfilter switch the policy component turned on goes back.
       await run('nft', ['delete', 'table', 'ip', 'twill-services']);
+      await run('nft', ['delete', 'table', 'inet', 'twill-policy']);
+      for (const [f, v] of bridgeNf) fs.writeFileSync(f, v);
       fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', forwarding);
       fs.rmSync(dir, { recursive: true, force: true });
     }
