@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
   kubectl,
+  removeCluster,
   run,
   startTwill,
   tempDir,
@@ -29,13 +30,7 @@ let stub: StubUpstream | undefined;
 let dir = '';
 const k = (...args: string[]) => kubectl(twill!.kubeconfig, args);
 
-async function scrub(): Promise<void> {
-  await run(process.execPath, [twillBin, 'down', '--data-dir', dir, '--cluster-name', CLUSTER]);
-  const list = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
-  for (const ns of list.filter((n) => n.startsWith(`twill-${CLUSTER}-`)))
-    await run('ip', ['netns', 'delete', ns]);
-  await run('ip', ['link', 'delete', `twu-${CLUSTER}`]);
-}
+const scrub = () => removeCluster(CLUSTER, dir);
 
 /** `twill exec default/POD -- argv`. */
 const execIn = (pod: string, argv: string[]) =>

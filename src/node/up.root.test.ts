@@ -10,6 +10,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import {
   kubectl,
+  removeCluster,
   run,
   startTwill,
   tempDir,
@@ -31,11 +32,7 @@ const hostRoutes = async (bridge: string) =>
 const linkExists = async (name: string) => (await run('ip', ['link', 'show', 'dev', name])).code === 0;
 
 /** Whatever happens, the host ends as it was. */
-async function scrub(cluster: string, dataDir: string): Promise<void> {
-  await run(process.execPath, [twillBin, 'down', '--data-dir', dataDir, '--cluster-name', cluster]);
-  for (const ns of await netnsList(`twill-${cluster}-`)) await run('ip', ['netns', 'delete', ns]);
-  await run('ip', ['link', 'delete', `twu-${cluster}`]);
-}
+const scrub = removeCluster;
 
 function upArgs(cluster: string, underlay: string): string[] {
   return [

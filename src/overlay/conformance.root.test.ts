@@ -7,7 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { kubectl, run, startTwill, tempDir, twillBin, waitFor } from '../../test/e2e/harness.js';
+import {
+  kubectl,
+  removeCluster,
+  run,
+  startTwill,
+  tempDir,
+  twillBin,
+  waitFor,
+} from '../../test/e2e/harness.js';
 import { Annotations } from './lease.js';
 import { vtepMac } from './vxlan.js';
 import { wireguardDevName } from './wireguard.js';
@@ -26,15 +34,7 @@ const CASES = [
   { backend: 'wireguard', cluster: 'ovl3', underlay: '172.31.239', podMTU: 1420 },
 ] as const;
 
-async function scrub(cluster: string, dataDir: string): Promise<void> {
-  await run(process.execPath, [twillBin, 'down', '--data-dir', dataDir, '--cluster-name', cluster]);
-  const ns = (await run('ip', ['netns', 'list'])).stdout
-    .split('\n')
-    .map((l) => l.split(' ')[0])
-    .filter((n) => n.startsWith(`twill-${cluster}-`));
-  for (const n of ns) await run('ip', ['netns', 'delete', n]);
-  await run('ip', ['link', 'delete', `twu-${cluster}`]);
-}
+const scrub = removeCluster;
 
 /** A netexec pod (TCP 8080, HTTP 8081, UDP 8082) pinned to a node; returns it once Running with an IP. */
 async function netexecOn(kubeconfig: string, name: string, node: string): Promise<any> {

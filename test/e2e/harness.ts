@@ -136,6 +136,18 @@ export function kubectlResult(kubeconfig: string, args: string[], input?: string
   return run('/usr/bin/kubectl', args, { env: { KUBECONFIG: kubeconfig, HOME: os.tmpdir() }, input });
 }
 
+/**
+ * Removes whatever a `twill up --nodes` cluster left: `twill down` for its record, then any node or pod
+ * namespace and the underlay bridge by name (for a run that died before it wrote its record).
+ */
+export async function removeCluster(cluster: string, dataDir: string): Promise<void> {
+  await run(process.execPath, [twillBin, 'down', '--data-dir', dataDir, '--cluster-name', cluster]);
+  const netns = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
+  for (const ns of netns.filter((n) => n.startsWith(`twill-${cluster}-`)))
+    await run('ip', ['netns', 'delete', ns]);
+  await run('ip', ['link', 'delete', `twu-${cluster}`]);
+}
+
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false>,

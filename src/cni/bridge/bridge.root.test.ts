@@ -269,7 +269,7 @@ describe('twill-cni in real namespaces', () => {
     assert.ok(!(await masqRules()).includes('masquerade'));
   });
 
-  it('answers 0.3.1 configs in the 0.3.1 result format, which portmap and tuning consume in a chain', async () => {
+  it('answers 0.3.1 configs in the 0.3.1 result format, which portmap, tuning and bandwidth consume in a chain', async () => {
     const p = await pod('c');
     const list = [
       conf({ cniVersion: '0.3.1' }),
@@ -286,6 +286,14 @@ describe('twill-cni in real namespaces', () => {
         type: 'tuning',
         sysctl: { 'net.ipv4.conf.eth0.arp_ignore': '1' },
       },
+      {
+        // Ingress shaping only: it is a tbf on the host-side veth (egress would need the ifb driver).
+        cniVersion: '0.3.1',
+        name: 'twtest',
+        type: 'bandwidth',
+        ingressRate: 8_000_000,
+        ingressBurst: 1_000_000,
+      },
     ];
     let prev: any;
     for (const plugin of list) {
@@ -296,6 +304,12 @@ describe('twill-cni in real namespaces', () => {
     assert.equal(prev.ips[0].version, '4');
     const ip = prev.ips[0].address.split('/')[0];
     assert.equal((await netnsExec(p, ['sysctl', '-n', 'net.ipv4.conf.eth0.arp_ignore'])).trim(), '1');
+    // bandwidth found the host-side veth in twill-cni's result (the interface without a sandbox).
+    const hostVeth = prev.interfaces.find(
+      (i: any) => i.name !== 'eth0' && !i.sandbox && i.name !== prev.interfaces[0].name,
+    )?.name;
+    assert.ok(hostVeth, JSON.stringify(prev.interfaces));
+    assert.match(await netnsExec(node, ['tc', 'qdisc', 'show', 'dev', hostVeth]), /qdisc tbf .*rate 8Mbit/);
     assert.match(
       await netnsExec(node, ['iptables-save', '-t', 'nat']),
       new RegExp(`--to-destination ${ip.replace(/\./g, '\\.')}:80`),
