@@ -80,7 +80,8 @@ test('a hostPort is reached from the host through the node’s address', { timeo
     const resolv = await twill('exec', 'default/web', '--', 'cat', '/etc/resolv.conf');
     assert.equal(resolv.code, 0, resolv.stderr);
     assert.match(resolv.stdout, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
-    assert.match(resolv.stdout, /\nnameserver 10\.96\.0\.10\noptions ndots:5\n$/);
+    // The kube-dns address: the tenth of the service range (10.94.0.0/16), as twill up gives its agents.
+    assert.match(resolv.stdout, /\nnameserver 10\.94\.0\.10\noptions ndots:5\n$/);
     const addr = await twill('exec', 'web', '--', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0');
     assert.ok(addr.stdout.includes(`inet ${pod.status.podIP}/`), addr.stdout + addr.stderr);
     const logs = await twill('logs', 'web', '--data-dir', dir);
