@@ -107,3 +107,90 @@ const utf8 = new TextDecoder('utf-8');
 export function utf8String(bytes: Uint8Array): string {
   return utf8.decode(bytes);
 }
+
+/**
+ * Writes one message, fields in the order they are added (callers add them by field number, as Go's marshaller
+ * does). Proto3 rules: zero values (empty string, false, 0) are not written. Embedded messages are written
+ * from a finished child writer, so the length prefix is known.
+ */
+export class ProtoWriter {
+  private chunks: Uint8Array[] = [];
+  private scratch: number[] = [];
+
+  private flushScratch(): void {
+    if (this.scratch.length) {
+      this.chunks.push(Uint8Array.from(this.scratch));
+      this.scratch = [];
+    }
+  }
+
+  private varint(v: number | bigint): void {
+    let n = BigInt.asUintN(64, BigInt(v));
+    while (n >= 0x80n) {
+      this.scratch.push(Number(n & 0x7fn) | 0x80);
+      n >>= 7n;
+    }
+    this.scratch.push(Number(n));
+  }
+
+  private tag(no: number, wireType: number): void {
+    this.varint((no << 3) | wireType);
+  }
+
+  bytes(no: number, b: Uint8Array): this {
+    this.tag(no, WireType.Bytes);
+    this.varint(b.length);
+    this.flushScratch();
+    this.chunks.push(b);
+    return this;
+  }
+
+  string(no: number, s: string | undefined): this {
+    if (s) this.bytes(no, Buffer.from(s, 'utf8'));
+    return this;
+  }
+
+  strings(no: number, list: readonly string[] | undefined): this {
+    // Repeated strings are written even when empty: presence in a list is the element itself.
+    for (const s of list ?? []) this.bytes(no, Buffer.from(s, 'utf8'));
+    return this;
+  }
+
+  bool(no: number, v: boolean | undefined): this {
+    if (v) {
+      this.tag(no, WireType.Varint);
+      this.varint(1);
+    }
+    return this;
+  }
+
+  int64(no: number, v: number | undefined): this {
+    if (v) {
+      this.tag(no, WireType.Varint);
+      this.varint(v);
+    }
+    return this;
+  }
+
+  double(no: number, v: number | undefined): this {
+    if (v) {
+      this.tag(no, WireType.Fixed64);
+      const b = Buffer.alloc(8);
+      b.writeDoubleLE(v);
+      this.flushScratch();
+      this.chunks.push(b);
+    }
+    return this;
+  }
+
+  /** An embedded message; written even when empty (a set message field is present in proto3). */
+  message(no: number, child: ProtoWriter | undefined): this {
+    if (child) this.bytes(no, child.finish());
+    return this;
+  }
+
+  finish(): Uint8Array {
+    this.flushScratch();
+    return Buffer.concat(this.chunks);
+  }
+}
