@@ -1,10 +1,11 @@
 /**
- * The protobuf wire format (proto2 as gogo-protobuf writes it for Kubernetes), read only: a message is a run of
+ * The protobuf wire format (proto2 as gogo-protobuf writes it for Kubernetes): a message is a run of
  * (tag, value) pairs where tag = field number << 3 | wire type. Varints carry bool/int32/int64, length-delimited
  * values carry strings, bytes, embedded messages and packed repeated numbers, and 64/32-bit values are skipped
  * because no Kubernetes type uses fixed-width fields. Groups (wire types 3 and 4), which no Kubernetes message
  * uses, are refused. Error texts are those of the generated Unmarshal functions, so a client sees
- * what kube-apiserver would print for the same bytes.
+ * what kube-apiserver would print for the same bytes. ProtoWriter, at the end, writes proto3 messages (for the
+ * OpenAPI v2 protobuf, src/api/openapi-proto.ts).
  */
 
 export const WireType = { Varint: 0, Fixed64: 1, Bytes: 2, StartGroup: 3, EndGroup: 4, Fixed32: 5 } as const;
