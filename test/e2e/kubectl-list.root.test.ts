@@ -106,3 +106,15 @@ test('an unknown field inside a List item is refused by kubectl with --validate=
   assert.equal(ns.code, 1);
   assert.match(ns.stderr, /namespaces "listbad" not found/);
 });
+
+test('kubectl explain --output=plaintext-openapiv2 renders fields from the protobuf document', async () => {
+  const out = await kubectl(twill.kubeconfig, [
+    'explain',
+    'service.spec.ports',
+    '--output=plaintext-openapiv2',
+  ]);
+  assert.match(out, /^KIND:\s+Service\nVERSION:\s+v1\n/);
+  assert.match(out, /RESOURCE: ports <\[\]Object>/);
+  assert.match(out, /\n\s+port\t<integer>\n/);
+  assert.match(out, /\n\s+targetPort\t<string>\n/);
+});
