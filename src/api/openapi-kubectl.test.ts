@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
-import { openapiV3DocumentJSON, openapiV3RootJSON } from './openapi.js';
+import { openapiV2Protobuf, openapiV3DocumentJSON, openapiV3RootJSON } from './openapi.js';
+import { OPENAPI_V2_PROTOBUF } from './openapi-routes.js';
 import { ApiError, notFound } from './status.js';
 import { byKind } from '../model/registry.js';
 import { decodeTyped, type FieldValidation } from '../model/schema/index.js';
@@ -67,7 +68,13 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
     const doc = openapiV3DocumentJSON(p.slice('/openapi/v3/'.length));
     return doc ? send(res, 200, doc.body, { ETag: `"${doc.hash}"` }) : send(res, 404, {});
   }
-  if (p === '/openapi/v2') return send(res, 406, {});
+  if (p === '/openapi/v2') {
+    // As twill serves it (kubectl asks only for the protobuf); the tests check kubectl never needs it here.
+    const doc = openapiV2Protobuf();
+    res.writeHead(200, { 'Content-Type': OPENAPI_V2_PROTOBUF, ETag: `"${doc.hash}"` });
+    res.end(doc.body);
+    return;
+  }
   const gv = /^\/api\/v1$|^\/apis\/([^/]+)\/([^/]+)$/.exec(p);
   if (gv) {
     const list = p === '/api/v1' ? apiResourceList('', 'v1') : apiResourceList(gv[1], gv[2]);

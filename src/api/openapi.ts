@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resourceTypes } from '../model/registry.js';
+import { encodeOpenApiV2 } from './openapi-proto.js';
 import { structOf, type Schema, type StructSchema } from '../model/schema/index.js';
 import type { PatchSchema, ResourceType } from '../model/types.js';
 
@@ -700,4 +701,19 @@ export function openapiV2JSON(): SerializedDocument {
     });
   }
   return v2Cache;
+}
+
+let v2ProtoCache: { body: Buffer; hash: string } | undefined;
+
+/**
+ * /openapi/v2 as gnostic's OpenAPIv2 protobuf (what kubectl asks for), encoded once from the same document.
+ * hash is the JSON document's: kube-openapi derives the protobuf from the JSON and keeps its ETag (the
+ * responses differ by Vary: Accept).
+ */
+export function openapiV2Protobuf(): { body: Buffer; hash: string } {
+  if (!v2ProtoCache) {
+    const body = Buffer.from(encodeOpenApiV2(openapiV2() as Json));
+    v2ProtoCache = { body, hash: openapiV2JSON().hash };
+  }
+  return v2ProtoCache;
 }

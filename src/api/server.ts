@@ -289,7 +289,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
     if (path === '/openapi/v2' || path === '/openapi/v3' || path.startsWith('/openapi/v3/')) {
       if (method !== 'GET') throw status.methodNotAllowed();
-      serveOpenApi(path, q, req.headers.accept, res);
+      serveOpenApi(path, q, req.headers, res);
       return { verb: 'get', resource: 'openapi' };
     }
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WireError, readFields, readPackedVarints, readVarint } from './wire.js';
+import { ProtoWriter, WireError, readFields, readPackedVarints, readVarint } from './wire.js';
 
 const b = (...bytes: number[]) => Uint8Array.from(bytes);
 
@@ -76,4 +76,38 @@ test('malformed messages are refused with the Go messages', () => {
 test('packed repeated varints', () => {
   assert.deepEqual(readPackedVarints(b(0x01, 0xac, 0x02, 0x00)), [1n, 300n, 0n]);
   assert.deepEqual(readPackedVarints(b()), []);
+});
+
+test('the writer: fields by number, proto3 zero values left out, long payloads and negative int64s', () => {
+  const long = 'x'.repeat(300); // a two-byte length prefix
+  const child = new ProtoWriter().string(1, 'in');
+  const buf = new ProtoWriter()
+    .string(1, 'hi')
+    .string(2, '')
+    .bool(3, true)
+    .bool(4, false)
+    .int64(5, -1)
+    .int64(6, 0)
+    .double(7, 1.5)
+    .strings(8, ['a', ''])
+    .message(9, child)
+    .message(10, new ProtoWriter())
+    .string(11, long)
+    .finish();
+  const fields = readFields(buf, 'T');
+  assert.deepEqual(
+    fields.map((f) => f.no),
+    [1, 3, 5, 7, 8, 8, 9, 10, 11],
+  );
+  assert.equal(Buffer.from(fields[0].bytes!).toString(), 'hi');
+  assert.equal(fields[1].varint, 1n);
+  assert.equal(fields[2].varint, 2n ** 64n - 1n);
+  assert.equal(Buffer.from(fields[3].bytes!).readDoubleLE(), 1.5);
+  assert.deepEqual(
+    fields.slice(4, 6).map((f) => Buffer.from(f.bytes!).toString()),
+    ['a', ''],
+  );
+  assert.deepEqual(readFields(fields[6].bytes!, 'C')[0].bytes, Buffer.from('in'));
+  assert.equal(fields[7].bytes!.length, 0);
+  assert.equal(Buffer.from(fields[8].bytes!).toString(), long);
 });
