@@ -1,0 +1,323 @@
+/**
+ * Services across two nodes joined by the overlay (`twill up --nodes 2`, vxlan; cluster svc3, underlay
+ * 172.31.234.0/24). Three netexec endpoints pinned with spec.nodeName — web-1 on node-1, web-2 and web-3 on
+ * node-2 — and a client pod on each node. Checks that a ClusterIP spreads a client's connections over the
+ * endpoints of both nodes, that a NodePort reached from the host and from the other node gets to an endpoint
+ * on the other node, that a LoadBalancer IP does the same, that an endpoint removed on the other node stops
+ * getting new connections within a second, and that externalTrafficPolicy Local answers from the other node
+ * with the local endpoints only, keeping the client's address.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  kubectl,
+  run,
+  startTwill,
+  tempDir,
+  twillBin,
+  waitFor,
+  type TwillProcess,
+} from '../../test/e2e/harness.js';
+
+const CLUSTER = 'svc3';
+const UNDERLAY = '172.31.234.0/24';
+const NODE_IPS = { 'node-1': '172.31.234.11', 'node-2': '172.31.234.12' } as const;
+type NodeName = keyof typeof NODE_IPS;
+const HOST_IP = '172.31.234.1';
+const LB_POOL = '203.0.113.32/28';
+const PLACEMENT: Record<string, NodeName> = {
+  'web-1': 'node-1',
+  'web-2': 'node-2',
+  'web-3': 'node-2',
+  'client-1': 'node-1',
+  'client-2': 'node-2',
+};
+
+let twill: TwillProcess | undefined;
+let dir = '';
+const k = (...args: string[]) => kubectl(twill!.kubeconfig, args);
+const pods: Record<string, any> = {};
+const hostRoutes: string[] = [];
+const nodeNetns = (node: NodeName) => `twill-${CLUSTER}-${node}`;
+/** A pod's network namespace: twill-<cluster>-<node>-<uid8>. */
+const podNetns = (name: string) =>
+  `${nodeNetns(PLACEMENT[name]!)}-${String(pods[name].metadata.uid).slice(0, 8)}`;
+
+async function scrub(): Promise<void> {
+  for (const r of hostRoutes.splice(0)) await run('ip', ['route', 'del', r]);
+  await run(process.execPath, [twillBin, 'down', '--data-dir', dir, '--cluster-name', CLUSTER]);
+  const list = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
+  for (const ns of list.filter((n) => n.startsWith(`twill-${CLUSTER}-`)))
+    await run('ip', ['netns', 'delete', ns]);
+  await run('ip', ['link', 'delete', `twu-${CLUSTER}`]);
+}
+
+/** A netexec pod bound to a node (spec.nodeName, as a user pinning it would). */
+async function podOn(name: string, node: NodeName): Promise<any> {
+  await k(
+    'run',
+    name,
+    '--image=agnhost',
+    '--restart=Never',
+    `--overrides=${JSON.stringify({ spec: { nodeName: node } })}`,
+    '--',
+    process.execPath,
+    twillBin,
+    'netexec',
+    '--http',
+    '8081',
+  );
+  return waitFor(
+    `pod ${name} running`,
+    async () => {
+      const pod = JSON.parse(await k('get', 'pod', name, '-o', 'json'));
+      return pod.status?.phase === 'Running' && pod.status.podIP && pod;
+    },
+    40_000,
+  );
+}
+
+/**
+ * n HTTP GETs of url, each on a new connection, from inside netns (undefined: the host); the bodies, or
+ * TIMEOUT / the error code. Bounded: n requests of at most 3 s each.
+ */
+async function httpFrom(netns: string | undefined, url: string, n: number): Promise<string[]> {
+  const script = `
+    const http = require('node:http');
+    const get = () => new Promise((resolve) => {
+      const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: 3000 }, (res) => {
+        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b.trim()));
+      });
+      req.on('timeout', () => { req.destroy(); resolve('TIMEOUT'); });
+      req.on('error', (e) => resolve(e.code));
+    });
+    (async () => { const out = []; for (let i = 0; i < ${n}; i++) out.push(await get()); console.log(JSON.stringify(out)); })();
+  `;
+  const r = netns
+    ? await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 120_000 })
+    : await run(process.execPath, ['-e', script], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as string[];
+}
+
+const counts = (names: string[]) =>
+  names.reduce<Record<string, number>>((m, n) => ((m[n] = (m[n] ?? 0) + 1), m), {});
+
+async function svc(name: string): Promise<any> {
+  return JSON.parse(await k('get', 'svc', name, '-o', 'json'));
+}
+
+async function rules(node: NodeName): Promise<string> {
+  return (await run('ip', ['netns', 'exec', nodeNetns(node), 'nft', 'list', 'table', 'ip', 'twill-services']))
+    .stdout;
+}
+
+before(async () => {
+  dir = tempDir('services-xn');
+  await scrub();
+  twill = await startTwill({
+    dataDir: dir,
+    timeoutMs: 60_000,
+    extraArgs: [
+      '--nodes',
+      '2',
+      '--cluster-name',
+      CLUSTER,
+      '--underlay-cidr',
+      UNDERLAY,
+      '--cluster-cidr',
+      '10.234.0.0/16',
+      '--service-cidr',
+      '10.84.0.0/16',
+      '--lb-pool',
+      LB_POOL,
+    ],
+  });
+  await waitFor(
+    'two Ready nodes',
+    async () => (await k('get', 'nodes')).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2,
+    60_000,
+  );
+  for (const [name, node] of Object.entries(PLACEMENT)) pods[name] = await podOn(name, node);
+  for (const name of ['web-1', 'web-2', 'web-3']) {
+    assert.equal(pods[name].spec.nodeName, PLACEMENT[name]);
+    await k('label', 'pod', name, 'app=web');
+  }
+  await k('label', 'pod', 'web-2', 'only2=yes');
+  await kubectl(
+    twill.kubeconfig,
+    ['apply', '-f', '-'],
+    `
+apiVersion: v1
+kind: Service
+metadata: { name: web }
+spec:
+  type: NodePort
+  selector: { app: web }
+  ports: [{ name: http, port: 81, targetPort: 8081, nodePort: 30881 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: only2 }
+spec:
+  type: LoadBalancer
+  selector: { only2: "yes" }
+  ports: [{ name: http, port: 82, targetPort: 8081, nodePort: 30882 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: local }
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: { app: web }
+  ports: [{ name: http, port: 83, targetPort: 8081, nodePort: 30883 }]
+`,
+  );
+  // Running comes before listening, and the overlay needs both leases: wait until client-1 on node-1 reaches
+  // every endpoint by its pod address (web-2 and web-3 through the vxlan).
+  for (const name of ['web-1', 'web-2', 'web-3']) {
+    await waitFor(
+      `${name} reachable from client-1`,
+      async () => {
+        const r = await run('ip', [
+          'netns',
+          'exec',
+          podNetns('client-1'),
+          process.execPath,
+          twillBin,
+          'connect',
+          `${pods[name].status.podIP}:8081`,
+          '--timeout',
+          '1s',
+        ]);
+        return r.code === 0;
+      },
+      30_000,
+    );
+  }
+  for (const node of ['node-1', 'node-2'] as const) {
+    await waitFor(
+      `${node} rules`,
+      async () => {
+        const t = await rules(node);
+        return (
+          /numgen random mod 3 vmap/.test(t) &&
+          t.includes('tcp . 30882 : goto external-') &&
+          t.includes('tcp . 30883 : goto external-')
+        );
+      },
+      20_000,
+    );
+  }
+});
+
+after(async () => {
+  try {
+    if (twill) {
+      const code = await twill.stop();
+      if (code !== 0) process.stderr.write(twill.stderr());
+    }
+  } finally {
+    await scrub();
+  }
+});
+
+test(
+  'ClusterIP from a pod on each node spreads 30 connections over the three endpoints of both nodes',
+  { timeout: 120_000 },
+  async () => {
+    const { clusterIP } = (await svc('web')).spec;
+    assert.match(clusterIP, /^10\.84\./);
+    for (const client of ['client-1', 'client-2']) {
+      const names = await httpFrom(podNetns(client), `http://${clusterIP}:81/hostname`, 30);
+      const seen = counts(names);
+      // Each endpoint gets some: with a uniform choice the chance that one of three gets none of 30 is 3·(2/3)^30 ≈ 1.5e-5.
+      assert.deepEqual(
+        Object.keys(seen).sort(),
+        ['web-1', 'web-2', 'web-3'],
+        `${client}: ${JSON.stringify(seen)}`,
+      );
+    }
+  },
+);
+
+test(
+  'a NodePort reached from the host and from the other node gets to an endpoint on the other node',
+  { timeout: 60_000 },
+  async () => {
+    // only2's one endpoint, web-2, is on node-2; node-1's NodePort forwards across the overlay.
+    assert.deepEqual(
+      [...new Set(await httpFrom(undefined, `http://${NODE_IPS['node-1']}:30882/hostname`, 6))],
+      ['web-2'],
+    );
+    // From node-2 to node-1's NodePort: in at node-1, back out to node-2 (masqueraded, Cluster policy).
+    assert.deepEqual(
+      [...new Set(await httpFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30882/hostname`, 6))],
+      ['web-2'],
+    );
+    // And a NodePort of node-2 from node-1 over the endpoints of both nodes.
+    const names = await httpFrom(nodeNetns('node-1'), `http://${NODE_IPS['node-2']}:30881/hostname`, 30);
+    assert.deepEqual(Object.keys(counts(names)).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(names));
+  },
+);
+
+test('a LoadBalancer IP answered on node-1 reaches the endpoint on node-2', { timeout: 60_000 }, async () => {
+  const lbIP = await waitFor(
+    'an ingress IP',
+    async () => (await svc('only2')).status?.loadBalancer?.ingress?.[0]?.ip as string | undefined,
+    15_000,
+  );
+  assert.match(lbIP, /^203\.0\.113\.(3[3-9]|4[0-6])$/);
+  await waitFor(
+    'node-1 rules for the LoadBalancer IP',
+    async () => (await rules('node-1')).includes(`${lbIP} . tcp . 82 : goto external-`),
+    15_000,
+  );
+  // The host reaches the LoadBalancer IP through node-1 (what a router in front of the nodes would do).
+  await run('ip', ['route', 'add', `${lbIP}/32`, 'via', NODE_IPS['node-1']]);
+  hostRoutes.push(`${lbIP}/32`);
+  assert.deepEqual([...new Set(await httpFrom(undefined, `http://${lbIP}:82/hostname`, 4))], ['web-2']);
+});
+
+test(
+  'an endpoint removed on the other node gets no new connections within a second',
+  { timeout: 60_000 },
+  async () => {
+    const { clusterIP } = (await svc('web')).spec;
+    const started = Date.now();
+    await k('label', 'pod', 'web-3', 'app-');
+    try {
+      const left = Date.now() - started;
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - left)));
+      const names = await httpFrom(podNetns('client-1'), `http://${clusterIP}:81/hostname`, 20);
+      assert.ok(
+        names.every((n) => n === 'web-1' || n === 'web-2'),
+        JSON.stringify(names),
+      );
+    } finally {
+      await k('label', 'pod', 'web-3', 'app=web');
+      for (const node of ['node-1', 'node-2'] as const)
+        await waitFor(
+          `web-3 back on ${node}`,
+          async () => /numgen random mod 3 vmap/.test(await rules(node)),
+          10_000,
+        );
+    }
+  },
+);
+
+test(
+  'externalTrafficPolicy Local from the other node: only the local endpoints answer, with the client’s address',
+  { timeout: 60_000 },
+  async () => {
+    const toNode1 = await httpFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30883/hostname`, 6);
+    assert.deepEqual([...new Set(toNode1)], ['web-1']);
+    const toNode2 = await httpFrom(nodeNetns('node-1'), `http://${NODE_IPS['node-2']}:30883/hostname`, 12);
+    assert.deepEqual(Object.keys(counts(toNode2)).sort(), ['web-2', 'web-3'], JSON.stringify(toNode2));
+    for (const ip of await httpFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30883/clientip`, 2))
+      assert.equal(ip.split(':')[0], NODE_IPS['node-2']);
+    for (const ip of await httpFrom(undefined, `http://${NODE_IPS['node-2']}:30883/clientip`, 2))
+      assert.equal(ip.split(':')[0], HOST_IP);
+  },
+);
