@@ -18,6 +18,7 @@ import {
   waitFor,
   type TwillProcess,
 } from '../../test/e2e/harness.js';
+import { startStubUpstream, type StubUpstream } from '../dns/stub.js';
 
 const CLUSTER = 'svc3';
 const UNDERLAY = '172.31.234.0/24';
@@ -34,6 +35,7 @@ const PLACEMENT: Record<string, NodeName> = {
 };
 
 let twill: TwillProcess | undefined;
+let stub: StubUpstream | undefined;
 let dir = '';
 const k = (...args: string[]) => kubectl(twill!.kubeconfig, args);
 const pods: Record<string, any> = {};
@@ -112,9 +114,38 @@ async function rules(node: NodeName): Promise<string> {
     .stdout;
 }
 
+/** `twill exec default/POD -- argv`. */
+const execIn = (pod: string, argv: string[]) =>
+  run(
+    process.execPath,
+    [twillBin, 'exec', `default/${pod}`, '--kubeconfig', twill!.kubeconfig, '--', ...argv],
+    {
+      timeoutMs: 60_000,
+    },
+  );
+
+/** `twill connect` from a netns: exit code, message (REFUSED / TIMEOUT) and how long it took. */
+async function connectFrom(netns: string, target: string) {
+  const started = Date.now();
+  const r = await run('ip', [
+    'netns',
+    'exec',
+    netns,
+    process.execPath,
+    twillBin,
+    'connect',
+    target,
+    '--timeout',
+    '3s',
+  ]);
+  return { code: r.code, stderr: r.stderr.trim(), ms: Date.now() - started };
+}
+
 before(async () => {
   dir = tempDir('services-xn');
   await scrub();
+  // Names outside the cluster zone go to a stub on loopback, never to the machine's resolver.
+  stub = await startStubUpstream({ 'outside.example.': '198.51.100.8' });
   twill = await startTwill({
     dataDir: dir,
     timeoutMs: 60_000,
@@ -133,6 +164,46 @@ before(async () => {
       LB_POOL,
     ],
   });
+  await kubectl(
+    twill.kubeconfig,
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  Corefile: |
+    .:53 {
+        errors
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+            ttl 7
+        }
+        forward . 127.0.0.1:${stub.port}
+    }
+`,
+  );
+  const dnsPort = /DNS at 127\.0\.0\.1:(\d+)/.exec(twill.stdout())?.[1];
+  assert.ok(dnsPort, `twill up printed its DNS address: ${twill.stdout()}`);
+  // The reload shows on a cluster name's TTL (7, not the default 30); until then an outside name would be
+  // forwarded to the machine's resolver.
+  await waitFor(
+    'the ConfigMap Corefile to be served (ttl 7)',
+    async () =>
+      /\s7\s+IN\s+A\s/.test(
+        (
+          await run('dig', [
+            '@127.0.0.1',
+            '-p',
+            dnsPort,
+            '+noall',
+            '+answer',
+            'kubernetes.default.svc.cluster.local',
+          ])
+        ).stdout,
+      ),
+    20_000,
+  );
   await waitFor(
     'two Ready nodes',
     async () => (await k('get', 'nodes')).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2,
@@ -168,10 +239,26 @@ apiVersion: v1
 kind: Service
 metadata: { name: local }
 spec:
-  type: NodePort
+  type: LoadBalancer
   externalTrafficPolicy: Local
   selector: { app: web }
   ports: [{ name: http, port: 83, targetPort: 8081, nodePort: 30883 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: empty }
+spec:
+  selector: { app: nobody }
+  ports: [{ port: 80, targetPort: 8081 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: sticky }
+spec:
+  selector: { app: web }
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: { clientIP: { timeoutSeconds: 2 } }
+  ports: [{ name: http, port: 85, targetPort: 8081 }]
 `,
   );
   // Running comes before listening, and the overlay needs both leases: wait until client-1 on node-1 reaches
@@ -214,6 +301,7 @@ spec:
 
 after(async () => {
   try {
+    await stub?.stop();
     if (twill) {
       const code = await twill.stop();
       if (code !== 0) process.stderr.write(twill.stderr());
@@ -283,11 +371,16 @@ test('a LoadBalancer IP answered on node-1 reaches the endpoint on node-2', { ti
 test(
   'an endpoint removed on the other node gets no new connections within a second',
   { timeout: 60_000 },
-  async () => {
+  async (t) => {
     const { clusterIP } = (await svc('web')).spec;
+    const gone = `dnat to ${pods['web-3'].status.podIP}:8081`;
+    assert.ok((await rules('node-1')).includes(gone));
     const started = Date.now();
     await k('label', 'pod', 'web-3', 'app-');
     try {
+      // How long until node-1 (the client's node, web-3 is on node-2) has no rule left to web-3; 100 ms polls.
+      await waitFor('node-1 to drop web-3', async () => !(await rules('node-1')).includes(gone), 1000);
+      t.diagnostic(`web-3 left node-1's rules ${Date.now() - started} ms after kubectl label started`);
       const left = Date.now() - started;
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - left)));
       const names = await httpFrom(podNetns('client-1'), `http://${clusterIP}:81/hostname`, 20);
@@ -319,5 +412,116 @@ test(
       assert.equal(ip.split(':')[0], NODE_IPS['node-2']);
     for (const ip of await httpFrom(undefined, `http://${NODE_IPS['node-2']}:30883/clientip`, 2))
       assert.equal(ip.split(':')[0], HOST_IP);
+    // A pod on node-2 to node-1's NodePort: node-2 does not DNAT another node's address, and its overlay
+    // masquerades pod traffic leaving the cluster network (flannel's ipMasq), so node-1 sees node-2 — an
+    // outside client — and answers with its own endpoint.
+    const fromPod = await httpFrom(podNetns('client-2'), `http://${NODE_IPS['node-1']}:30883/clientip`, 2);
+    for (const ip of fromPod) assert.equal(ip.split(':')[0], NODE_IPS['node-2']);
+    assert.deepEqual(
+      [...new Set(await httpFrom(podNetns('client-2'), `http://${NODE_IPS['node-1']}:30883/hostname`, 6))],
+      ['web-1'],
+    );
+  },
+);
+
+test(
+  'a Local LoadBalancer IP: pods on any node reach every endpoint, the host through node-1 only node-1’s',
+  { timeout: 60_000 },
+  async () => {
+    const lbIP = await waitFor(
+      'an ingress IP for local',
+      async () => (await svc('local')).status?.loadBalancer?.ingress?.[0]?.ip as string | undefined,
+      15_000,
+    );
+    for (const node of ['node-1', 'node-2'] as const)
+      await waitFor(
+        `${node} rules for ${lbIP}`,
+        async () => (await rules(node)).includes(`${lbIP} . tcp . 83 : goto external-`),
+        15_000,
+      );
+    // A pod's packet to an LB IP is caught by its own node's rules; kube-proxy sends pod traffic (the cluster
+    // CIDR) to the service chain, as if it had gone out to the load balancer and come back: any endpoint.
+    const names = await httpFrom(podNetns('client-2'), `http://${lbIP}:83/hostname`, 30);
+    assert.deepEqual(Object.keys(counts(names)).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(names));
+    // From outside, through node-1: node-1's endpoint only, with the client's address.
+    await run('ip', ['route', 'add', `${lbIP}/32`, 'via', NODE_IPS['node-1']]);
+    hostRoutes.push(`${lbIP}/32`);
+    assert.deepEqual([...new Set(await httpFrom(undefined, `http://${lbIP}:83/hostname`, 6))], ['web-1']);
+    for (const ip of await httpFrom(undefined, `http://${lbIP}:83/clientip`, 2))
+      assert.equal(ip.split(':')[0], HOST_IP);
+  },
+);
+
+test('hairpin across nodes: an endpoint reaches itself and the other node’s through its service', async () => {
+  const { clusterIP } = (await svc('web')).spec;
+  // (2/3)^30 to miss any one endpoint.
+  const names = await httpFrom(podNetns('web-2'), `http://${clusterIP}:81/hostname`, 30);
+  assert.deepEqual(Object.keys(counts(names)).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(names));
+});
+
+test('a service without endpoints refuses at once on both nodes', { timeout: 60_000 }, async () => {
+  const { clusterIP } = (await svc('empty')).spec;
+  for (const client of ['client-1', 'client-2']) {
+    const r = await connectFrom(podNetns(client), `${clusterIP}:80`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^REFUSED/);
+    // Refused, not timed out: the answer came well before connect's 3 s deadline (most of it starting node).
+    assert.ok(r.ms < 3000, `took ${r.ms} ms`);
+  }
+});
+
+test(
+  'sessionAffinity ClientIP sticks to one endpoint across nodes, then expires',
+  { timeout: 60_000 },
+  async () => {
+    const { clusterIP } = (await svc('sticky')).spec;
+    for (const node of ['node-1', 'node-2'] as const)
+      await waitFor(`sticky on ${node}`, async () => /timeout 2s/.test(await rules(node)), 15_000);
+    const client = pods['client-2'].status.podIP as string;
+    const sets = async () =>
+      (await run('ip', ['netns', 'exec', nodeNetns('node-2'), 'nft', 'list', 'sets', 'ip'])).stdout;
+    // Twice: each time the kernel forgets the client after 2 s, and the next pick is random again.
+    const picks: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      const names = await httpFrom(podNetns('client-2'), `http://${clusterIP}:85/hostname`, 10);
+      assert.equal(new Set(names).size, 1, JSON.stringify(names));
+      picks.push(names[0]!);
+      assert.match(await sets(), new RegExp(`${client.replace(/\./g, '\\.')} (timeout|expires)`));
+      await waitFor('the affinity entry to expire', async () => !(await sets()).includes(client), 6000);
+    }
+    for (const p of picks) assert.match(p, /^web-[123]$/);
+  },
+);
+
+test(
+  'kubectl expose: a pod on each node resolves the Service by name and reaches its endpoint on node-2',
+  { timeout: 120_000 },
+  async () => {
+    // The selector is web-2's labels (kubectl expose pod copies them): one endpoint, on node-2.
+    await k('expose', 'pod', 'web-2', '--name', 'byname', '--port', '84', '--target-port', '8081');
+    const { clusterIP } = (await svc('byname')).spec;
+    for (const node of ['node-1', 'node-2'] as const)
+      await waitFor(
+        `byname on ${node}`,
+        async () => (await rules(node)).includes(`${clusterIP} . tcp . 84 :`),
+        15_000,
+      );
+    for (const client of ['client-1', 'client-2']) {
+      const g = await waitFor(
+        `getent ahostsv4 byname in ${client}`,
+        async () => {
+          const r = await execIn(client, ['getent', 'ahostsv4', 'byname']);
+          return r.code === 0 && r;
+        },
+        20_000,
+      );
+      assert.match(g.stdout, new RegExp(`^${clusterIP.replace(/\./g, '\\.')}\\s`, 'm'), g.stdout);
+      // By name through the pod's resolver (getaddrinfo), then the ClusterIP, then the overlay.
+      const script = `require('node:http').get('http://byname:84/hostname', { timeout: 3000 }, (res) => {
+        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => console.log(b.trim()));
+      }).on('error', (e) => { console.log(e.code); process.exitCode = 1; });`;
+      const r = await execIn(client, [process.execPath, '-e', script]);
+      assert.equal(r.stdout.trim(), 'web-2', `${client}: ${r.stdout} ${r.stderr}`);
+    }
   },
 );
