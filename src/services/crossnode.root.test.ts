@@ -26,6 +26,8 @@ const NODE_IPS = { 'node-1': '172.31.234.11', 'node-2': '172.31.234.12' } as con
 type NodeName = keyof typeof NODE_IPS;
 const HOST_IP = '172.31.234.1';
 const LB_POOL = '203.0.113.32/28';
+/** twill up's default; host-gw and wireguard pass this file too (change it here to run them). */
+const BACKEND = 'vxlan';
 const PLACEMENT: Record<string, NodeName> = {
   'web-1': 'node-1',
   'web-2': 'node-2',
@@ -162,6 +164,8 @@ before(async () => {
       '10.84.0.0/16',
       '--lb-pool',
       LB_POOL,
+      '--backend',
+      BACKEND,
     ],
   });
   await kubectl(
@@ -209,6 +213,8 @@ data:
     async () => (await k('get', 'nodes')).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2,
     60_000,
   );
+  for (const node of JSON.parse(await k('get', 'nodes', '-o', 'json')).items)
+    assert.equal(node.metadata.annotations['overlay.twill.dev/backend-type'], BACKEND);
   for (const [name, node] of Object.entries(PLACEMENT)) pods[name] = await podOn(name, node);
   for (const name of ['web-1', 'web-2', 'web-3']) {
     assert.equal(pods[name].spec.nodeName, PLACEMENT[name]);
