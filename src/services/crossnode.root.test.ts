@@ -70,6 +70,8 @@ async function podOn(name: string, node: NodeName): Promise<any> {
     'netexec',
     '--http',
     '8081',
+    '--udp',
+    '8082',
   );
   return waitFor(
     `pod ${name} running`,
@@ -221,6 +223,7 @@ data:
     await k('label', 'pod', name, 'app=web');
   }
   await k('label', 'pod', 'web-2', 'only2=yes');
+  for (const name of ['web-2', 'web-3']) await k('label', 'pod', name, 'side=node-2');
   await kubectl(
     twill.kubeconfig,
     ['apply', '-f', '-'],
@@ -265,6 +268,13 @@ spec:
   sessionAffinity: ClientIP
   sessionAffinityConfig: { clientIP: { timeoutSeconds: 2 } }
   ports: [{ name: http, port: 85, targetPort: 8081 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: udp }
+spec:
+  selector: { side: node-2 }
+  ports: [{ name: dns, port: 53, protocol: UDP, targetPort: 8082 }]
 `,
   );
   // Running comes before listening, and the overlay needs both leases: wait until client-1 on node-1 reaches
@@ -528,6 +538,59 @@ test(
       }).on('error', (e) => { console.log(e.code); process.exitCode = 1; });`;
       const r = await execIn(client, [process.execPath, '-e', script]);
       assert.equal(r.stdout.trim(), 'web-2', `${client}: ${r.stdout} ${r.stderr}`);
+    }
+  },
+);
+
+/** Sends `hostname` n times from one fixed source port (one conntrack flow); the answers (bounded: 3 s). */
+async function udpFrom(netns: string, ip: string, port: number, n: number): Promise<string[]> {
+  const script = `
+    const s = require('node:dgram').createSocket('udp4');
+    const out = [];
+    s.bind(40000, () => {
+      let i = 0;
+      const timer = setTimeout(() => { console.log(JSON.stringify(out)); process.exit(0); }, 3000);
+      s.on('message', (m) => { out.push(String(m).trim()); if (++i === ${n}) { clearTimeout(timer); console.log(JSON.stringify(out)); process.exit(0); } else send(); });
+      const send = () => s.send('hostname\\n', ${port}, ${JSON.stringify(ip)});
+      send();
+    });
+  `;
+  const r = await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 20_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as string[];
+}
+
+test(
+  'UDP across nodes: the flow to an endpoint on the other node that goes away is flushed on the client’s node',
+  { timeout: 60_000 },
+  async () => {
+    // Both endpoints (web-2, web-3) are on node-2; the client and its conntrack flow are on node-1.
+    const { clusterIP } = (await svc('udp')).spec;
+    const first = await waitFor(
+      'udp answers',
+      async () => {
+        const a = await udpFrom(podNetns('client-1'), clusterIP, 53, 3);
+        return a.length === 3 && a;
+      },
+      15_000,
+    );
+    assert.equal(new Set(first).size, 1, JSON.stringify(first));
+    const chosen = first[0]!;
+    assert.match(chosen, /^web-[23]$/);
+    const other = chosen === 'web-2' ? 'web-3' : 'web-2';
+    await k('label', 'pod', chosen, 'side-');
+    try {
+      await waitFor(
+        'node-1 to drop the endpoint',
+        async () => /numgen random mod 1 vmap @dispatch-service-\S+udp\/dns/.test(await rules('node-1')),
+        10_000,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // The same source port again: without the flush the old flow (UDP conntrack lives 30 s and more) would
+      // still carry it to the removed pod, which is alive and would answer.
+      assert.deepEqual(await udpFrom(podNetns('client-1'), clusterIP, 53, 2), [other, other]);
+    } finally {
+      await k('label', 'pod', chosen, 'side=node-2');
     }
   },
 );
