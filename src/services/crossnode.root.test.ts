@@ -328,13 +328,21 @@ after(async () => {
 });
 
 test(
-  'ClusterIP from a pod on each node spreads 30 connections over the three endpoints of both nodes',
+  'ClusterIP from a pod on each node, and from each node, spreads 30 connections over the endpoints of both nodes',
   { timeout: 120_000 },
   async () => {
     const { clusterIP } = (await svc('web')).spec;
     assert.match(clusterIP, /^10\.84\./);
-    for (const client of ['client-1', 'client-2']) {
-      const names = await httpFrom(podNetns(client), `http://${clusterIP}:81/hostname`, 30);
+    // Pods on each node, and each node itself (what a hostNetwork pod would use: masqueraded, being outside
+    // the cluster CIDR).
+    const clients = {
+      'client-1': podNetns('client-1'),
+      'client-2': podNetns('client-2'),
+      'node-1': nodeNetns('node-1'),
+      'node-2': nodeNetns('node-2'),
+    };
+    for (const [client, netns] of Object.entries(clients)) {
+      const names = await httpFrom(netns, `http://${clusterIP}:81/hostname`, 30);
       const seen = counts(names);
       // Each endpoint gets some: with a uniform choice the chance that one of three gets none of 30 is 3·(2/3)^30 ≈ 1.5e-5.
       assert.deepEqual(
