@@ -1,11 +1,12 @@
 /**
  * Services across two nodes joined by the overlay (`twill up --nodes 2`, vxlan; cluster svc3, underlay
  * 172.31.234.0/24). Three netexec endpoints pinned with spec.nodeName — web-1 on node-1, web-2 and web-3 on
- * node-2 — and a client pod on each node. Checks that a ClusterIP spreads a client's connections over the
- * endpoints of both nodes, that a NodePort reached from the host and from the other node gets to an endpoint
- * on the other node, that a LoadBalancer IP does the same, that an endpoint removed on the other node stops
- * getting new connections within a second, and that externalTrafficPolicy Local answers from the other node
- * with the local endpoints only, keeping the client's address.
+ * node-2 — and a client pod on each node. A ClusterIP spreads each client's connections over the endpoints of
+ * both nodes; a NodePort from the host and from the other node, and a LoadBalancer IP, reach an endpoint on
+ * the other node; an endpoint removed on the other node stops getting new connections within a second (TCP)
+ * and its UDP flow is flushed; externalTrafficPolicy Local keeps the client's address; hairpin, no-endpoint
+ * reject and affinity work across nodes; `kubectl expose` resolves by name in pods on both nodes (cluster DNS
+ * with its upstream stubbed on loopback).
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -546,6 +547,9 @@ test(
       }).on('error', (e) => { console.log(e.code); process.exitCode = 1; });`;
       const r = await execIn(client, [process.execPath, '-e', script]);
       assert.equal(r.stdout.trim(), 'web-2', `${client}: ${r.stdout} ${r.stderr}`);
+      // A name outside the cluster goes through the same kube-dns ClusterIP to the (stub) upstream.
+      const outside = await execIn(client, ['getent', 'ahostsv4', 'outside.example']);
+      assert.match(outside.stdout, /^198\.51\.100\.8\s/m, `${client}: ${outside.stdout} ${outside.stderr}`);
     }
   },
 );
