@@ -1,6 +1,6 @@
 /**
- * Two nodes (`twill up --nodes 2`, cluster svc2, underlay 172.31.237.0/24). Until the overlay lands a node
- * cannot reach pods on the other, so this checks what needs no pod-to-pod path across nodes:
+ * Two nodes (`twill up --nodes 2`, cluster svc2, underlay 172.31.237.0/24), each with its own endpoint; what
+ * needs no pod-to-pod path across nodes (crossnode.root.test.ts has endpoints reached across the overlay):
  * externalTrafficPolicy Local — each node's NodePort answers only with its own pods and keeps the client's
  * address, a node without a local endpoint drops — and a NodePort reached from the other node.
  */
