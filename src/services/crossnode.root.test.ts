@@ -18,6 +18,7 @@ import {
   twillBin,
   waitFor,
   type TwillProcess,
+  removeCluster,
 } from '../../test/e2e/harness.js';
 import { startStubUpstream, type StubUpstream } from '../dns/stub.js';
 
@@ -50,11 +51,7 @@ const podNetns = (name: string) =>
 
 async function scrub(): Promise<void> {
   for (const r of hostRoutes.splice(0)) await run('ip', ['route', 'del', r]);
-  await run(process.execPath, [twillBin, 'down', '--data-dir', dir, '--cluster-name', CLUSTER]);
-  const list = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
-  for (const ns of list.filter((n) => n.startsWith(`twill-${CLUSTER}-`)))
-    await run('ip', ['netns', 'delete', ns]);
-  await run('ip', ['link', 'delete', `twu-${CLUSTER}`]);
+  await removeCluster(CLUSTER, dir);
 }
 
 /** A netexec pod bound to a node (spec.nodeName, as a user pinning it would). */

@@ -15,6 +15,7 @@ import {
   twillBin,
   waitFor,
   type TwillProcess,
+  removeCluster,
 } from '../../test/e2e/harness.js';
 
 const CLUSTER = 'svc1';
@@ -32,11 +33,7 @@ const hostRoutes: string[] = [];
 
 async function scrub(): Promise<void> {
   for (const r of hostRoutes) await run('ip', ['route', 'del', r]);
-  await run(process.execPath, [twillBin, 'down', '--data-dir', dir, '--cluster-name', CLUSTER]);
-  const list = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
-  for (const ns of list.filter((n) => n.startsWith(`twill-${CLUSTER}-`)))
-    await run('ip', ['netns', 'delete', ns]);
-  await run('ip', ['link', 'delete', `twu-${CLUSTER}`]);
+  await removeCluster(CLUSTER, dir);
 }
 
 /** The pod's network namespace: twill-<cluster>-<node>-<uid8>. */

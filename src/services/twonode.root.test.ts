@@ -14,6 +14,7 @@ import {
   twillBin,
   waitFor,
   type TwillProcess,
+  removeCluster,
 } from '../../test/e2e/harness.js';
 
 const CLUSTER = 'svc2';
@@ -24,11 +25,7 @@ let dir = '';
 const k = (...args: string[]) => kubectl(twill!.kubeconfig, args);
 
 async function scrub(): Promise<void> {
-  await run(process.execPath, [twillBin, 'down', '--data-dir', dir, '--cluster-name', CLUSTER]);
-  const list = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
-  for (const ns of list.filter((n) => n.startsWith(`twill-${CLUSTER}-`)))
-    await run('ip', ['netns', 'delete', ns]);
-  await run('ip', ['link', 'delete', `twu-${CLUSTER}`]);
+  await removeCluster(CLUSTER, dir);
 }
 
 /** A netexec pod bound to a node (spec.nodeName, as a user pinning it would). */
