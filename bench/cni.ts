@@ -109,6 +109,9 @@ function execInNode(argv: string[], env: Record<string, string>, stdin: string):
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // A program that exits without reading its stdin (the floor's /bin/true) closes the pipe first: EPIPE is
+  // not a failure of the plugin.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(stdin);
   let stdout = '';
   let stderr = '';
