@@ -211,6 +211,7 @@ async function main(): Promise<void> {
       'join→routed p50 ms',
       'p99 ms',
       'agent start p50 ms',
+      'after start p50/p99 ms',
     ].join('\t'),
   );
   for (const r of rows) {
