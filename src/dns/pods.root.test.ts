@@ -9,6 +9,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
+  forwardDnsToStub,
   kubectl,
   removeCluster,
   run,
@@ -65,46 +66,7 @@ before(async () => {
     ],
   });
   // Everything outside the cluster zone goes to the stub, before any pod asks.
-  await kubectl(
-    twill.kubeconfig,
-    ['apply', '-f', '-'],
-    `apiVersion: v1
-kind: ConfigMap
-metadata: {name: coredns, namespace: kube-system}
-data:
-  Corefile: |
-    .:53 {
-        errors
-        kubernetes cluster.local in-addr.arpa ip6.arpa {
-            pods insecure
-            fallthrough in-addr.arpa ip6.arpa
-            ttl 7
-        }
-        forward . 127.0.0.1:${stub.port}
-    }
-`,
-  );
-  const port = /DNS at 127\.0\.0\.1:(\d+)/.exec(twill.stdout())?.[1];
-  assert.ok(port, `twill up printed its DNS address: ${twill.stdout()}`);
-  // Wait for the reload on a cluster name (ttl 7 instead of the default 30): asking for an outside name
-  // before the reload would forward it to the machine's resolver.
-  await waitFor(
-    'the ConfigMap Corefile to be served (ttl 7)',
-    async () =>
-      /\s7\s+IN\s+A\s/.test(
-        (
-          await run('dig', [
-            '@127.0.0.1',
-            '-p',
-            port,
-            '+noall',
-            '+answer',
-            'kubernetes.default.svc.cluster.local',
-          ])
-        ).stdout,
-      ),
-    20_000,
-  );
+  const port = await forwardDnsToStub(twill, stub.port);
   const outside = await run('dig', ['@127.0.0.1', '-p', port, '+short', 'outside.example']);
   assert.equal(outside.stdout.trim(), '198.51.100.7');
 });

@@ -11,6 +11,9 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  httpGetsFrom,
+  udpHostnamesFrom,
+  forwardDnsToStub,
   kubectl,
   run,
   startTwill,
@@ -81,29 +84,6 @@ async function podOn(name: string, node: NodeName): Promise<any> {
   );
 }
 
-/**
- * n HTTP GETs of url, each on a new connection, from inside netns (undefined: the host); the bodies, or
- * TIMEOUT / the error code. Bounded: n requests of at most 3 s each.
- */
-async function httpFrom(netns: string | undefined, url: string, n: number): Promise<string[]> {
-  const script = `
-    const http = require('node:http');
-    const get = () => new Promise((resolve) => {
-      const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: 3000 }, (res) => {
-        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b.trim()));
-      });
-      req.on('timeout', () => { req.destroy(); resolve('TIMEOUT'); });
-      req.on('error', (e) => resolve(e.code));
-    });
-    (async () => { const out = []; for (let i = 0; i < ${n}; i++) out.push(await get()); console.log(JSON.stringify(out)); })();
-  `;
-  const r = netns
-    ? await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 120_000 })
-    : await run(process.execPath, ['-e', script], { timeoutMs: 120_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as string[];
-}
-
 const counts = (names: string[]) =>
   names.reduce<Record<string, number>>((m, n) => ((m[n] = (m[n] ?? 0) + 1), m), {});
 
@@ -168,46 +148,8 @@ before(async () => {
       BACKEND,
     ],
   });
-  await kubectl(
-    twill.kubeconfig,
-    ['apply', '-f', '-'],
-    `apiVersion: v1
-kind: ConfigMap
-metadata: {name: coredns, namespace: kube-system}
-data:
-  Corefile: |
-    .:53 {
-        errors
-        kubernetes cluster.local in-addr.arpa ip6.arpa {
-            pods insecure
-            fallthrough in-addr.arpa ip6.arpa
-            ttl 7
-        }
-        forward . 127.0.0.1:${stub.port}
-    }
-`,
-  );
-  const dnsPort = /DNS at 127\.0\.0\.1:(\d+)/.exec(twill.stdout())?.[1];
-  assert.ok(dnsPort, `twill up printed its DNS address: ${twill.stdout()}`);
-  // The reload shows on a cluster name's TTL (7, not the default 30); until then an outside name would be
-  // forwarded to the machine's resolver.
-  await waitFor(
-    'the ConfigMap Corefile to be served (ttl 7)',
-    async () =>
-      /\s7\s+IN\s+A\s/.test(
-        (
-          await run('dig', [
-            '@127.0.0.1',
-            '-p',
-            dnsPort,
-            '+noall',
-            '+answer',
-            'kubernetes.default.svc.cluster.local',
-          ])
-        ).stdout,
-      ),
-    20_000,
-  );
+  // Names outside the cluster go to the stub, before any pod asks.
+  await forwardDnsToStub(twill, stub.port);
   await waitFor(
     'two Ready nodes',
     async () => (await k('get', 'nodes')).split('\n').filter((l) => /\sReady\s/.test(l)).length === 2,
@@ -340,7 +282,7 @@ test(
       'node-2': nodeNetns('node-2'),
     };
     for (const [client, netns] of Object.entries(clients)) {
-      const names = await httpFrom(netns, `http://${clusterIP}:81/hostname`, 30);
+      const names = await httpGetsFrom(netns, `http://${clusterIP}:81/hostname`, 30);
       const seen = counts(names);
       // Each endpoint gets some: with a uniform choice the chance that one of three gets none of 30 is 3·(2/3)^30 ≈ 1.5e-5.
       assert.deepEqual(
@@ -358,16 +300,16 @@ test(
   async () => {
     // only2's one endpoint, web-2, is on node-2; node-1's NodePort forwards across the overlay.
     assert.deepEqual(
-      [...new Set(await httpFrom(undefined, `http://${NODE_IPS['node-1']}:30882/hostname`, 6))],
+      [...new Set(await httpGetsFrom(undefined, `http://${NODE_IPS['node-1']}:30882/hostname`, 6))],
       ['web-2'],
     );
     // From node-2 to node-1's NodePort: in at node-1, back out to node-2 (masqueraded, Cluster policy).
     assert.deepEqual(
-      [...new Set(await httpFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30882/hostname`, 6))],
+      [...new Set(await httpGetsFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30882/hostname`, 6))],
       ['web-2'],
     );
     // And a NodePort of node-2 from node-1 over the endpoints of both nodes.
-    const names = await httpFrom(nodeNetns('node-1'), `http://${NODE_IPS['node-2']}:30881/hostname`, 30);
+    const names = await httpGetsFrom(nodeNetns('node-1'), `http://${NODE_IPS['node-2']}:30881/hostname`, 30);
     assert.deepEqual(Object.keys(counts(names)).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(names));
   },
 );
@@ -387,7 +329,7 @@ test('a LoadBalancer IP answered on node-1 reaches the endpoint on node-2', { ti
   // The host reaches the LoadBalancer IP through node-1 (what a router in front of the nodes would do).
   await run('ip', ['route', 'add', `${lbIP}/32`, 'via', NODE_IPS['node-1']]);
   hostRoutes.push(`${lbIP}/32`);
-  assert.deepEqual([...new Set(await httpFrom(undefined, `http://${lbIP}:82/hostname`, 4))], ['web-2']);
+  assert.deepEqual([...new Set(await httpGetsFrom(undefined, `http://${lbIP}:82/hostname`, 4))], ['web-2']);
 });
 
 test(
@@ -405,7 +347,7 @@ test(
       t.diagnostic(`web-3 left node-1's rules ${Date.now() - started} ms after kubectl label started`);
       const left = Date.now() - started;
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - left)));
-      const names = await httpFrom(podNetns('client-1'), `http://${clusterIP}:81/hostname`, 20);
+      const names = await httpGetsFrom(podNetns('client-1'), `http://${clusterIP}:81/hostname`, 20);
       assert.ok(
         names.every((n) => n === 'web-1' || n === 'web-2'),
         JSON.stringify(names),
@@ -426,21 +368,37 @@ test(
   'externalTrafficPolicy Local from the other node: only the local endpoints answer, with the client’s address',
   { timeout: 60_000 },
   async () => {
-    const toNode1 = await httpFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30883/hostname`, 6);
+    const toNode1 = await httpGetsFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30883/hostname`, 6);
     assert.deepEqual([...new Set(toNode1)], ['web-1']);
-    const toNode2 = await httpFrom(nodeNetns('node-1'), `http://${NODE_IPS['node-2']}:30883/hostname`, 12);
+    const toNode2 = await httpGetsFrom(
+      nodeNetns('node-1'),
+      `http://${NODE_IPS['node-2']}:30883/hostname`,
+      12,
+    );
     assert.deepEqual(Object.keys(counts(toNode2)).sort(), ['web-2', 'web-3'], JSON.stringify(toNode2));
-    for (const ip of await httpFrom(nodeNetns('node-2'), `http://${NODE_IPS['node-1']}:30883/clientip`, 2))
+    for (const ip of await httpGetsFrom(
+      nodeNetns('node-2'),
+      `http://${NODE_IPS['node-1']}:30883/clientip`,
+      2,
+    ))
       assert.equal(ip.split(':')[0], NODE_IPS['node-2']);
-    for (const ip of await httpFrom(undefined, `http://${NODE_IPS['node-2']}:30883/clientip`, 2))
+    for (const ip of await httpGetsFrom(undefined, `http://${NODE_IPS['node-2']}:30883/clientip`, 2))
       assert.equal(ip.split(':')[0], HOST_IP);
     // A pod on node-2 to node-1's NodePort: node-2 does not DNAT another node's address, and its overlay
     // masquerades pod traffic leaving the cluster network (flannel's ipMasq), so node-1 sees node-2 — an
     // outside client — and answers with its own endpoint.
-    const fromPod = await httpFrom(podNetns('client-2'), `http://${NODE_IPS['node-1']}:30883/clientip`, 2);
+    const fromPod = await httpGetsFrom(
+      podNetns('client-2'),
+      `http://${NODE_IPS['node-1']}:30883/clientip`,
+      2,
+    );
     for (const ip of fromPod) assert.equal(ip.split(':')[0], NODE_IPS['node-2']);
     assert.deepEqual(
-      [...new Set(await httpFrom(podNetns('client-2'), `http://${NODE_IPS['node-1']}:30883/hostname`, 6))],
+      [
+        ...new Set(
+          await httpGetsFrom(podNetns('client-2'), `http://${NODE_IPS['node-1']}:30883/hostname`, 6),
+        ),
+      ],
       ['web-1'],
     );
   },
@@ -463,13 +421,13 @@ test(
       );
     // A pod's packet to an LB IP is caught by its own node's rules; kube-proxy sends pod traffic (the cluster
     // CIDR) to the service chain, as if it had gone out to the load balancer and come back: any endpoint.
-    const names = await httpFrom(podNetns('client-2'), `http://${lbIP}:83/hostname`, 30);
+    const names = await httpGetsFrom(podNetns('client-2'), `http://${lbIP}:83/hostname`, 30);
     assert.deepEqual(Object.keys(counts(names)).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(names));
     // From outside, through node-1: node-1's endpoint only, with the client's address.
     await run('ip', ['route', 'add', `${lbIP}/32`, 'via', NODE_IPS['node-1']]);
     hostRoutes.push(`${lbIP}/32`);
-    assert.deepEqual([...new Set(await httpFrom(undefined, `http://${lbIP}:83/hostname`, 6))], ['web-1']);
-    for (const ip of await httpFrom(undefined, `http://${lbIP}:83/clientip`, 2))
+    assert.deepEqual([...new Set(await httpGetsFrom(undefined, `http://${lbIP}:83/hostname`, 6))], ['web-1']);
+    for (const ip of await httpGetsFrom(undefined, `http://${lbIP}:83/clientip`, 2))
       assert.equal(ip.split(':')[0], HOST_IP);
   },
 );
@@ -477,7 +435,7 @@ test(
 test('hairpin across nodes: an endpoint reaches itself and the other node’s through its service', async () => {
   const { clusterIP } = (await svc('web')).spec;
   // (2/3)^30 to miss any one endpoint.
-  const names = await httpFrom(podNetns('web-2'), `http://${clusterIP}:81/hostname`, 30);
+  const names = await httpGetsFrom(podNetns('web-2'), `http://${clusterIP}:81/hostname`, 30);
   assert.deepEqual(Object.keys(counts(names)).sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(names));
 });
 
@@ -505,7 +463,7 @@ test(
     // Twice: each time the kernel forgets the client after 2 s, and the next pick is random again.
     const picks: string[] = [];
     for (let round = 0; round < 2; round++) {
-      const names = await httpFrom(podNetns('client-2'), `http://${clusterIP}:85/hostname`, 10);
+      const names = await httpGetsFrom(podNetns('client-2'), `http://${clusterIP}:85/hostname`, 10);
       assert.equal(new Set(names).size, 1, JSON.stringify(names));
       picks.push(names[0]!);
       assert.match(await sets(), new RegExp(`${client.replace(/\./g, '\\.')} (timeout|expires)`));
@@ -551,24 +509,6 @@ test(
   },
 );
 
-/** Sends `hostname` n times from one fixed source port (one conntrack flow); the answers (bounded: 3 s). */
-async function udpFrom(netns: string, ip: string, port: number, n: number): Promise<string[]> {
-  const script = `
-    const s = require('node:dgram').createSocket('udp4');
-    const out = [];
-    s.bind(40000, () => {
-      let i = 0;
-      const timer = setTimeout(() => { console.log(JSON.stringify(out)); process.exit(0); }, 3000);
-      s.on('message', (m) => { out.push(String(m).trim()); if (++i === ${n}) { clearTimeout(timer); console.log(JSON.stringify(out)); process.exit(0); } else send(); });
-      const send = () => s.send('hostname\\n', ${port}, ${JSON.stringify(ip)});
-      send();
-    });
-  `;
-  const r = await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 20_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as string[];
-}
-
 test(
   'UDP across nodes: the flow to an endpoint on the other node that goes away is flushed on the client’s node',
   { timeout: 60_000 },
@@ -578,7 +518,7 @@ test(
     const first = await waitFor(
       'udp answers',
       async () => {
-        const a = await udpFrom(podNetns('client-1'), clusterIP, 53, 3);
+        const a = await udpHostnamesFrom(podNetns('client-1'), clusterIP, 53, 3);
         return a.length === 3 && a;
       },
       15_000,
@@ -597,7 +537,7 @@ test(
       await new Promise((r) => setTimeout(r, 300));
       // The same source port again: without the flush the old flow (UDP conntrack lives 30 s and more) would
       // still carry it to the removed pod, which is alive and would answer.
-      assert.deepEqual(await udpFrom(podNetns('client-1'), clusterIP, 53, 2), [other, other]);
+      assert.deepEqual(await udpHostnamesFrom(podNetns('client-1'), clusterIP, 53, 2), [other, other]);
     } finally {
       await k('label', 'pod', chosen, 'side=node-2');
     }

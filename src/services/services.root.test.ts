@@ -6,6 +6,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  httpGetsFrom,
+  udpHostnamesFrom,
   connectEventually,
   kubectl,
   run,
@@ -38,35 +40,6 @@ async function scrub(): Promise<void> {
 
 /** The pod's network namespace: twill-<cluster>-<node>-<uid8>. */
 const podNetns = (pod: any) => `${NODE_NETNS}-${String(pod.metadata.uid).slice(0, 8)}`;
-
-/**
- * n HTTP GETs of `path`, each on a new connection, from inside netns (a pod's, or undefined for the host);
- * returns the bodies ('' for a failed request).
- */
-async function httpFrom(
-  netns: string | undefined,
-  url: string,
-  n: number,
-  timeoutMs = 3000,
-): Promise<string[]> {
-  const script = `
-    const http = require('node:http');
-    const get = () => new Promise((resolve) => {
-      const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: ${timeoutMs} }, (res) => {
-        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b.trim()));
-      });
-      req.on('timeout', () => { req.destroy(); resolve(''); });
-      req.on('error', (e) => resolve(''));
-    });
-    (async () => { const out = []; for (let i = 0; i < ${n}; i++) out.push(await get()); console.log(JSON.stringify(out)); })();
-  `;
-  const argv = netns
-    ? ['ip', ['netns', 'exec', netns, process.execPath, '-e', script]]
-    : [process.execPath, ['-e', script]];
-  const r = await run(argv[0] as string, argv[1] as string[], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as string[];
-}
 
 /** `twill connect` from a netns; its exit code and message (REFUSED / TIMEOUT) and how long it took. */
 async function connectFrom(netns: string, target: string, protocol = 'tcp') {
@@ -175,12 +148,12 @@ test(
   { timeout: 60_000 },
   async () => {
     const { clusterIP } = (await svc('web')).spec;
-    const names = await httpFrom(podNetns(pods.client), `http://${clusterIP}:81/hostname`, 30);
+    const names = await httpGetsFrom(podNetns(pods.client), `http://${clusterIP}:81/hostname`, 30);
     const counts = new Map<string, number>();
     for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
     assert.deepEqual([...counts.keys()].sort(), ['web-1', 'web-2', 'web-3'], JSON.stringify(names));
     // The client keeps its own address (no masquerade between pods).
-    const ips = await httpFrom(podNetns(pods.client), `http://${clusterIP}:81/clientip`, 3);
+    const ips = await httpGetsFrom(podNetns(pods.client), `http://${clusterIP}:81/clientip`, 3);
     for (const ip of ips) assert.equal(ip.split(':')[0], pods.client.status.podIP);
     // The other service port goes to its own target port (the TCP echo on 8080).
     const echo = await connectFrom(podNetns(pods.client), `${clusterIP}:80`);
@@ -217,9 +190,9 @@ test(
   { timeout: 30_000 },
   async () => {
     const port = (await svc('web')).spec.ports.find((p: any) => p.name === 'http').nodePort;
-    const names = await httpFrom(undefined, `http://${NODE_IP}:${port}/hostname`, 6);
+    const names = await httpGetsFrom(undefined, `http://${NODE_IP}:${port}/hostname`, 6);
     for (const n of names) assert.match(n, /^web-[123]$/);
-    const ips = await httpFrom(undefined, `http://${NODE_IP}:${port}/clientip`, 2);
+    const ips = await httpGetsFrom(undefined, `http://${NODE_IP}:${port}/clientip`, 2);
     for (const ip of ips) assert.notEqual(ip.split(':')[0], HOST_IP);
   },
 );
@@ -231,7 +204,7 @@ test(
     const { clusterIP } = (await svc('web')).spec;
     const own = podNetns(pods['web-1']);
     // Each connection picks at random: ask until web-1 got its own connection (30 tries: (2/3)^30 to miss).
-    const answers = await httpFrom(own, `http://${clusterIP}:81/hostname`, 30);
+    const answers = await httpGetsFrom(own, `http://${clusterIP}:81/hostname`, 30);
     assert.ok(answers.includes('web-1'), JSON.stringify(answers));
     assert.ok(
       answers.every((a) => /^web-[123]$/.test(a)),
@@ -253,7 +226,7 @@ spec:
 `);
   const port = (await svc('local')).spec.ports[0].nodePort;
   await waitForRule('local nodeport', new RegExp(`tcp \\. ${port} : goto external-`));
-  const ips = await httpFrom(undefined, `http://${NODE_IP}:${port}/clientip`, 3);
+  const ips = await httpGetsFrom(undefined, `http://${NODE_IP}:${port}/clientip`, 3);
   for (const ip of ips) assert.equal(ip.split(':')[0], HOST_IP);
 });
 
@@ -270,7 +243,7 @@ spec:
 `);
   const { clusterIP } = (await svc('sticky')).spec;
   await waitForRule('sticky', /timeout 2s/);
-  const names = await httpFrom(podNetns(pods.client), `http://${clusterIP}:81/hostname`, 10);
+  const names = await httpGetsFrom(podNetns(pods.client), `http://${clusterIP}:81/hostname`, 10);
   assert.equal(new Set(names).size, 1, JSON.stringify(names));
   assert.match(names[0], /^web-[123]$/);
   const sets = async () =>
@@ -296,7 +269,7 @@ test(
     await k('label', 'pod', 'web-3', 'app-');
     const left = Date.now() - started;
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - left)));
-    const names = await httpFrom(podNetns(pods.client), `http://${clusterIP}:81/hostname`, 20);
+    const names = await httpGetsFrom(podNetns(pods.client), `http://${clusterIP}:81/hostname`, 20);
     assert.ok(!names.includes('web-3'), JSON.stringify(names));
     assert.ok(
       names.every((n) => n === 'web-1' || n === 'web-2'),
@@ -329,7 +302,7 @@ spec:
   // The host reaches the LoadBalancer IP through the node (what a router in front of the nodes would do).
   await run('ip', ['route', 'add', `${lbIP}/32`, 'via', NODE_IP]);
   hostRoutes.push(`${lbIP}/32`);
-  const names = await httpFrom(undefined, `http://${lbIP}:8000/hostname`, 4);
+  const names = await httpGetsFrom(undefined, `http://${lbIP}:8000/hostname`, 4);
   for (const n of names) assert.match(n, /^web-[123]$/);
 });
 
@@ -376,24 +349,6 @@ async function runUdpPod(name: string): Promise<any> {
   return pod;
 }
 
-/** Sends `hostname` n times from one fixed source port (one conntrack flow) and returns the answers. */
-async function udpFrom(netns: string, ip: string, port: number, n: number): Promise<string[]> {
-  const script = `
-    const s = require('node:dgram').createSocket('udp4');
-    const out = [];
-    s.bind(40000, () => {
-      let i = 0;
-      const timer = setTimeout(() => { console.log(JSON.stringify(out)); process.exit(0); }, 3000);
-      s.on('message', (m) => { out.push(String(m).trim()); if (++i === ${n}) { clearTimeout(timer); console.log(JSON.stringify(out)); process.exit(0); } else send(); });
-      const send = () => s.send('hostname\\n', ${port}, ${JSON.stringify(ip)});
-      send();
-    });
-  `;
-  const r = await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 20_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as string[];
-}
-
 test(
   'UDP: the flow to an endpoint that goes away is flushed from conntrack, the next datagram goes elsewhere',
   { timeout: 90_000 },
@@ -413,7 +368,7 @@ spec:
     const first = await waitFor(
       'udp answers',
       async () => {
-        const a = await udpFrom(podNetns(pods.client), clusterIP, 53, 3);
+        const a = await udpHostnamesFrom(podNetns(pods.client), clusterIP, 53, 3);
         return a.length === 3 && a;
       },
       15_000,
@@ -427,7 +382,7 @@ spec:
     await new Promise((r) => setTimeout(r, 300));
     // The same source port again: without the flush the old flow (UDP's conntrack timeout is 30 s and more)
     // would still carry it to the removed pod, which is alive and would answer.
-    const again = await udpFrom(podNetns(pods.client), clusterIP, 53, 2);
+    const again = await udpHostnamesFrom(podNetns(pods.client), clusterIP, 53, 2);
     assert.deepEqual(again, [chosen === 'udp-1' ? 'udp-2' : 'udp-1', chosen === 'udp-1' ? 'udp-2' : 'udp-1']);
   },
 );

@@ -7,6 +7,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  httpGetsFrom,
   kubectl,
   run,
   startTwill,
@@ -56,26 +57,6 @@ async function podOn(name: string, node: string, labels: string): Promise<any> {
 
 async function podIP(name: string): Promise<string> {
   return JSON.parse(await k('get', 'pod', name, '-o', 'json')).status.podIP as string;
-}
-
-/** HTTP GETs on new connections from the host (netns undefined) or from a node namespace. */
-async function httpFrom(netns: string | undefined, url: string, n: number): Promise<string[]> {
-  const script = `
-    const http = require('node:http');
-    const get = () => new Promise((resolve) => {
-      const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: 3000 }, (res) => {
-        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b.trim()));
-      });
-      req.on('timeout', () => { req.destroy(); resolve('TIMEOUT'); });
-      req.on('error', (e) => resolve(e.code));
-    });
-    (async () => { const out = []; for (let i = 0; i < ${n}; i++) out.push(await get()); console.log(JSON.stringify(out)); })();
-  `;
-  const r = netns
-    ? await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 60_000 })
-    : await run(process.execPath, ['-e', script], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as string[];
 }
 
 before(async () => {
@@ -193,14 +174,14 @@ test(
   { timeout: 60_000 },
   async () => {
     assert.deepEqual(
-      [...new Set(await httpFrom(undefined, `http://${NODE_IPS['node-1']}:30981/hostname`, 6))],
+      [...new Set(await httpGetsFrom(undefined, `http://${NODE_IPS['node-1']}:30981/hostname`, 6))],
       ['a-1'],
     );
     assert.deepEqual(
-      [...new Set(await httpFrom(undefined, `http://${NODE_IPS['node-2']}:30981/hostname`, 6))],
+      [...new Set(await httpGetsFrom(undefined, `http://${NODE_IPS['node-2']}:30981/hostname`, 6))],
       ['b-2'],
     );
-    for (const ip of await httpFrom(undefined, `http://${NODE_IPS['node-2']}:30981/clientip`, 2)) {
+    for (const ip of await httpGetsFrom(undefined, `http://${NODE_IPS['node-2']}:30981/clientip`, 2)) {
       assert.equal(ip.split(':')[0], HOST_IP);
     }
   },
@@ -210,10 +191,10 @@ test(
   'a node without a local endpoint drops its Local NodePort; the node with one answers',
   { timeout: 60_000 },
   async () => {
-    assert.deepEqual(await httpFrom(undefined, `http://${NODE_IPS['node-2']}:30982/hostname`, 1), [
+    assert.deepEqual(await httpGetsFrom(undefined, `http://${NODE_IPS['node-2']}:30982/hostname`, 1), [
       'TIMEOUT',
     ]);
-    assert.deepEqual(await httpFrom(undefined, `http://${NODE_IPS['node-1']}:30982/hostname`, 2), [
+    assert.deepEqual(await httpGetsFrom(undefined, `http://${NODE_IPS['node-1']}:30982/hostname`, 2), [
       'a-1',
       'a-1',
     ]);
@@ -224,7 +205,11 @@ test(
   'a NodePort reached from the other node keeps that node’s address (Local policy)',
   { timeout: 60_000 },
   async () => {
-    const out = await httpFrom(`twill-${CLUSTER}-node-2`, `http://${NODE_IPS['node-1']}:30982/clientip`, 2);
+    const out = await httpGetsFrom(
+      `twill-${CLUSTER}-node-2`,
+      `http://${NODE_IPS['node-1']}:30982/clientip`,
+      2,
+    );
     for (const ip of out) assert.equal(ip.split(':')[0], NODE_IPS['node-2']);
   },
 );

@@ -222,3 +222,101 @@ export async function runNetexecPod(kubeconfig: string, name: string, timeoutMs 
     timeoutMs,
   );
 }
+
+/**
+ * Points a `twill up`'s cluster DNS at a stub upstream on loopback (the coredns ConfigMap, the kubernetes
+ * plugin with ttl 7 in front of `forward . 127.0.0.1:<stubPort>`) and waits until the new Corefile is served;
+ * returns the DNS port on 127.0.0.1. The reload shows on a cluster name's TTL (7, not the default 30): asking
+ * an outside name before it would forward that name to the machine's resolver.
+ */
+export async function forwardDnsToStub(twill: TwillProcess, stubPort: number): Promise<string> {
+  await kubectl(
+    twill.kubeconfig,
+    ['apply', '-f', '-'],
+    `apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  Corefile: |
+    .:53 {
+        errors
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+            ttl 7
+        }
+        forward . 127.0.0.1:${stubPort}
+    }
+`,
+  );
+  const port = /DNS at 127\.0\.0\.1:(\d+)/.exec(twill.stdout())?.[1];
+  if (!port) throw new Error(`twill up printed no DNS address: ${twill.stdout()}`);
+  await waitFor(
+    'the ConfigMap Corefile to be served (ttl 7)',
+    async () =>
+      /\s7\s+IN\s+A\s/.test(
+        (
+          await run('dig', [
+            '@127.0.0.1',
+            '-p',
+            port,
+            '+noall',
+            '+answer',
+            'kubernetes.default.svc.cluster.local',
+          ])
+        ).stdout,
+      ),
+    20_000,
+  );
+  return port;
+}
+
+/**
+ * n HTTP GETs of `url`, each on a new connection, from inside `netns` (undefined: this namespace); each result
+ * is the body, or `TIMEOUT` (3 s) / the error code (`ECONNREFUSED`, ...).
+ */
+export async function httpGetsFrom(netns: string | undefined, url: string, n: number): Promise<string[]> {
+  const script = `
+    const http = require('node:http');
+    const get = () => new Promise((resolve) => {
+      const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: 3000 }, (res) => {
+        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b.trim()));
+      });
+      req.on('timeout', () => { req.destroy(); resolve('TIMEOUT'); });
+      req.on('error', (e) => resolve(e.code));
+    });
+    (async () => { const out = []; for (let i = 0; i < ${n}; i++) out.push(await get()); console.log(JSON.stringify(out)); })();
+  `;
+  const argv = [process.execPath, '-e', script];
+  const r = netns
+    ? await run('ip', ['netns', 'exec', netns, ...argv], { timeoutMs: 120_000 })
+    : await run(argv[0], argv.slice(1), { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`HTTP client in ${netns ?? 'this namespace'} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as string[];
+}
+
+/**
+ * From inside `netns`, from UDP source port 40000 (one conntrack flow), sends `hostname` to ip:port up to n
+ * times, one after each answer; returns the answers (fewer when one does not come within 3 s).
+ */
+export async function udpHostnamesFrom(
+  netns: string,
+  ip: string,
+  port: number,
+  n: number,
+): Promise<string[]> {
+  const script = `
+    const s = require('node:dgram').createSocket('udp4');
+    const out = [];
+    s.bind(40000, () => {
+      let i = 0;
+      const timer = setTimeout(() => { console.log(JSON.stringify(out)); process.exit(0); }, 3000);
+      s.on('message', (m) => { out.push(String(m).trim()); if (++i === ${n}) { clearTimeout(timer); console.log(JSON.stringify(out)); process.exit(0); } else send(); });
+      const send = () => s.send('hostname\\n', ${port}, ${JSON.stringify(ip)});
+      send();
+    });
+  `;
+  const r = await run('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { timeoutMs: 20_000 });
+  if (r.code !== 0) throw new Error(`UDP client in ${netns} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as string[];
+}
