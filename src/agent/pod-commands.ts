@@ -9,28 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadKubeconfig } from '../client/kubeconfig.js';
 import { ApiClient, Resources } from '../client/rest.js';
 import type { KubeObject } from '../model/types.js';
 import { ErrorCodes, TwillError } from '../util/errors.js';
 import { defaultDataDir } from '../util/paths.js';
 import { NetworkAnnotation, networkMode } from './agent.js';
+import { type ClientOpts, connect } from '../cli/client-commands.js';
 
-interface Conn {
-  kubeconfig?: string;
-  namespace?: string;
-}
-
-function connect(o: Conn): { client: ApiClient; namespace: string } {
-  const cfg = loadKubeconfig({ kubeconfig: o.kubeconfig });
-  const client = new ApiClient({
-    server: cfg.server,
-    caData: cfg.caData,
-    token: cfg.token,
-    insecureSkipTLSVerify: cfg.insecureSkipTLSVerify,
-  });
-  return { client, namespace: o.namespace ?? cfg.namespace };
-}
+type Conn = ClientOpts;
 
 /** "NS/POD" or "POD" (in -n, or the kubeconfig's namespace). */
 export function parsePodRef(arg: string, defaultNs: string): { namespace: string; name: string } {

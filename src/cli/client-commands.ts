@@ -17,12 +17,13 @@ import { renderTable } from './printer.js';
 
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-interface ClientOpts {
+export interface ClientOpts {
   kubeconfig?: string;
   namespace?: string;
 }
 
-function connect(o: ClientOpts): { client: ApiClient; namespace: string } {
+/** A client for the kubeconfig's cluster and the namespace to use (-n, else the kubeconfig's). */
+export function connect(o: ClientOpts): { client: ApiClient; namespace: string } {
   const cfg = loadKubeconfig({ kubeconfig: o.kubeconfig });
   const client = new ApiClient({
     server: cfg.server,

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { podNetnsName } from '../agent/agent.js';
-import { loadKubeconfig } from '../client/kubeconfig.js';
 import { ApiClient, Resources } from '../client/rest.js';
 import { netnsExec, netnsExists } from '../linux/netns.js';
 import { nftListTable } from '../linux/nft.js';
@@ -49,15 +48,7 @@ interface TableFlags {
   timeout?: string;
 }
 
-function client(kubeconfig?: string): ApiClient {
-  const cfg = loadKubeconfig({ kubeconfig });
-  return new ApiClient({
-    server: cfg.server,
-    caData: cfg.caData,
-    token: cfg.token,
-    insecureSkipTLSVerify: cfg.insecureSkipTLSVerify,
-  });
-}
+const client = (kubeconfig?: string): ApiClient => ApiClient.fromKubeconfig({ kubeconfig });
 
 const list = (s: string) =>
   s
